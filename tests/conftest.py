@@ -1,0 +1,114 @@
+"""Shared fixtures: small clips and image folders generated in ``tmp_path``, and a fake source.
+
+Lossless clips (FFV1 in MKV, RGB planes) give bit-exact answers; H.264 clips exercise the real
+codec path where tolerances apply. Frames come from :func:`make_frames`, which every test can
+recompute to get the ground truth.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from vid2trail.frames import Frame, SourceInfo
+from vid2trail.sources import SourceBase
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def make_frames(count: int, width: int = 64, height: int = 48, seed: int = 0) -> np.ndarray:
+    """``count`` RGB uint8 frames: noisy dark sky with a bright dot moving one pixel per frame.
+
+    Frame ``k`` also carries its index in the top-left 2x2 block's red channel, so a decoded
+    frame says which frame it is (``frame_index_of``).
+    """
+    rng = np.random.default_rng(seed)
+    frames = rng.integers(0, 40, size=(count, height, width, 3), dtype=np.uint8)
+    for k in range(count):
+        y, x = (k // width) % height, k % width
+        frames[k, y, x] = (250, 240, 230)
+        frames[k, :2, :2, :] = 0
+        frames[k, :2, :2, 0] = k % 256
+    return frames
+
+
+def frame_index_of(pixels: np.ndarray) -> int:
+    """Read back the index written by :func:`make_frames` (exact on lossless clips)."""
+    return int(round(float(pixels[:2, :2, 0].mean())))
+
+
+def encode(frames: np.ndarray, path: Path, codec: str = "ffv1", fps: float = 25.0,
+           extra: tuple[str, ...] = ()) -> Path:  # fmt: skip
+    """Encode RGB frames with the bundled ffmpeg. ``ffv1`` keeps RGB losslessly."""
+    height, width = frames.shape[1:3]
+    if codec == "ffv1":
+        out_args = ["-c:v", "ffv1", "-pix_fmt", "bgr0"]
+    elif codec == "h264":
+        out_args = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "12", "-pix_fmt", "yuv420p",
+                    "-g", "12", "-colorspace", "bt709", "-color_primaries", "bt709",
+                    "-color_trc", "bt709"]  # fmt: skip
+    else:
+        out_args = ["-c:v", codec]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(fps),
+        "-i", "-", *out_args, *extra, str(path),
+    ]  # fmt: skip
+    subprocess.run(cmd, input=frames.tobytes(), check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def frames40() -> np.ndarray:
+    """40 frames of 64x48 (the ground truth for ``lossless_clip``)."""
+    return make_frames(40)
+
+
+@pytest.fixture(scope="session")
+def lossless_clip(tmp_path_factory: pytest.TempPathFactory, frames40: np.ndarray) -> Path:
+    """40 frames, 64x48, 25 fps, FFV1 RGB in MKV: decodes bit-exactly to ``frames40``."""
+    return encode(frames40, tmp_path_factory.mktemp("clips") / "dots.mkv")
+
+
+@pytest.fixture(scope="session")
+def h264_clip(tmp_path_factory: pytest.TempPathFactory, frames40: np.ndarray) -> Path:
+    """The same 40 frames as H.264 yuv420p with a keyframe every 12 frames."""
+    return encode(frames40, tmp_path_factory.mktemp("clips") / "dots.mp4", codec="h264")
+
+
+def write_folder(folder: Path, frames: np.ndarray, ext: str = ".png", pattern: str = "f{}") -> Path:
+    """Write frames as ``f0.png, f1.png, ...`` (RGB in, BGR on disk as OpenCV expects)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, frame in enumerate(frames):
+        image = frame if frame.ndim == 2 or frame.shape[2] == 1 else frame[:, :, ::-1]
+        cv2.imwrite(str(folder / (pattern.format(k) + ext)), image)
+    return folder
+
+
+@pytest.fixture()
+def png_folder(tmp_path: Path, frames40: np.ndarray) -> Path:
+    """``frames40`` as 40 PNG files named f0.png .. f39.png."""
+    return write_folder(tmp_path / "pngs", frames40)
+
+
+class FakeSource(SourceBase):
+    """An in-memory source: frames from an array, no decoder (tests reducers and selection)."""
+
+    def __init__(self, frames: np.ndarray, fps: float | None = 25.0) -> None:
+        self.array = frames
+        count, height, width, channels = frames.shape
+        self.info = SourceInfo(
+            "fake", width, height, channels, frames.dtype, fps,
+            count / fps if fps else None, count, True, "fake", "fake",
+        )  # fmt: skip
+
+    def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
+        stop = len(self.array) if end is None else min(end, len(self.array))
+        for k in range(start, stop, step):
+            yield Frame(k, k / self.info.fps if self.info.fps else None, self.array[k])

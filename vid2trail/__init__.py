@@ -1,0 +1,60 @@
+"""vid2trail: turn a timelapse video or a folder of photos into a long-exposure still.
+
+Examples
+--------
+>>> import vid2trail
+>>> image = vid2trail.stack("iss.mp4", mode="max", start=120, end=900)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .color import linear_to_srgb, srgb_to_linear, to_output  # noqa: E402
+from .errors import (  # noqa: E402
+    DecodeError,
+    EmptySelectionError,
+    OutputError,
+    SelectionPastEndError,
+    SourceError,
+    SourceNotFoundError,
+    TimeParseError,
+    UsageError,
+    Vid2TrailError,
+)
+from .frames import Frame, SourceInfo  # noqa: E402
+from .pipeline import render, run_reducers, stack  # noqa: E402
+from .reducers import REDUCERS, Reducer, make_reducer  # noqa: E402
+from .select import FrameRange, Window, parse_position, resolve_window  # noqa: E402
+from .sources import open_source  # noqa: E402
+from .writers import write_still  # noqa: E402
+
+__all__ = [
+    "REDUCERS",
+    "DecodeError",
+    "EmptySelectionError",
+    "Frame",
+    "FrameRange",
+    "OutputError",
+    "Reducer",
+    "SelectionPastEndError",
+    "SourceError",
+    "SourceInfo",
+    "SourceNotFoundError",
+    "TimeParseError",
+    "UsageError",
+    "Vid2TrailError",
+    "Window",
+    "__version__",
+    "linear_to_srgb",
+    "make_reducer",
+    "open_source",
+    "parse_position",
+    "render",
+    "resolve_window",
+    "run_reducers",
+    "srgb_to_linear",
+    "stack",
+    "to_output",
+    "write_still",
+]

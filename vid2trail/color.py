@@ -1,0 +1,187 @@
+"""Colour maths: the sRGB transfer curve, lookup tables, normalization and output quantization.
+
+Averaging or adding light must happen in linear light: the mean of two sRGB code values is not the
+code value of the mean light (a star at 255 averaged with black sky gives 128, which is 22% of the
+light, not 50%). We decode with the exact IEC 61966-2-1 piecewise curve, not a 2.2 power law, and
+encode back the same way, so a mean of identical frames returns those frames exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+
+from .errors import UsageError
+
+#: The sRGB curve's linear toe: code values up to this decode as ``v / 12.92``.
+SRGB_DECODE_KNEE = 0.04045
+#: The same knee in linear units.
+SRGB_ENCODE_KNEE = 0.0031308
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """Decode sRGB values in ``[0, 1]`` to linear light (IEC 61966-2-1).
+
+    Examples
+    --------
+    >>> float(srgb_to_linear(np.array(1.0)))
+    1.0
+    >>> round(float(srgb_to_linear(np.array(0.5))), 4)
+    0.214
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return np.where(v <= SRGB_DECODE_KNEE, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(values: np.ndarray) -> np.ndarray:
+    """Encode linear light in ``[0, 1]`` as sRGB values in ``[0, 1]`` (IEC 61966-2-1).
+
+    Examples
+    --------
+    >>> round(float(linear_to_srgb(np.array(0.214041))), 4)
+    0.5
+    """
+    v = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
+    return np.where(v <= SRGB_ENCODE_KNEE, v * 12.92, 1.055 * np.power(v, 1.0 / 2.4) - 0.055)
+
+
+@lru_cache(maxsize=4)
+def decode_lut(dtype_name: str) -> np.ndarray:
+    """Linear-light value of every code value of an integer dtype, as a read-only float64 table.
+
+    Examples
+    --------
+    >>> lut = decode_lut("uint8")
+    >>> lut.shape, float(lut[255])
+    ((256,), 1.0)
+    """
+    top = int(np.iinfo(np.dtype(dtype_name)).max)
+    table = srgb_to_linear(np.arange(top + 1, dtype=np.float64) / top)
+    table.setflags(write=False)
+    return table
+
+
+def to_linear(pixels: np.ndarray) -> np.ndarray:
+    """Decode integer sRGB pixels to linear float64 through the lookup table.
+
+    Examples
+    --------
+    >>> to_linear(np.array([0, 255], np.uint8)).tolist()
+    [0.0, 1.0]
+    """
+    return decode_lut(pixels.dtype.name)[pixels]
+
+
+_PERCENTILE_RE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
+
+#: ``--normalize`` default for each mode: what maps to white before ``--gain``.
+DEFAULT_NORMALIZE = {"max": "none", "min": "none", "mean": "none", "sum": "p99.5"}
+
+
+def parse_normalize(text: str) -> str:
+    """Check a ``--normalize`` value: ``none``, ``max`` or ``pNN`` (a percentile such as p99.5).
+
+    Examples
+    --------
+    >>> parse_normalize("P99.5")
+    'p99.5'
+    """
+    value = str(text).strip().lower()
+    if value in ("none", "max") or _PERCENTILE_RE.match(value):
+        return value
+    raise UsageError(
+        f"--normalize {text!r} is not understood: use none, max, or a percentile such as p99.5"
+    )
+
+
+def normalization_scale(linear: np.ndarray, normalize: str) -> float:
+    """The factor that maps the chosen statistic of a linear image to white (1.0).
+
+    ``none`` leaves the image as it is; ``max`` maps the brightest sample to white; ``pNN`` maps
+    the NN-th percentile of all samples (all channels pooled) to white, clipping the brightest
+    (100 - NN)% of samples. An all-black image is left alone.
+
+    Examples
+    --------
+    >>> normalization_scale(np.array([0.0, 0.25, 0.5]), "max")
+    2.0
+    """
+    mode = parse_normalize(normalize)
+    if mode == "none":
+        return 1.0
+    if mode == "max":
+        level = float(linear.max(initial=0.0))
+    else:
+        level = float(np.percentile(linear, float(mode[1:])))
+    return 1.0 / level if level > 0 else 1.0
+
+
+def to_output(
+    result: np.ndarray,
+    *,
+    linear: bool,
+    out_dtype: np.dtype | type,
+    normalize: str = "none",
+    gain: float = 1.0,
+) -> np.ndarray:
+    """Turn a reducer's result into an image of ``out_dtype`` (uint8, uint16, float32 or float64).
+
+    Parameters
+    ----------
+    result : numpy.ndarray
+        Either integer sRGB code values (``linear=False``: max and min stacks) or float linear
+        light where 1.0 is white (``linear=True``: mean and sum).
+    linear : bool
+        Which of the two ``result`` holds.
+    out_dtype : dtype
+        Integer outputs are sRGB code values; float outputs are sRGB-encoded values in ``[0, 1]``.
+    normalize : str
+        ``none``, ``max`` or ``pNN`` (see :func:`normalization_scale`).
+    gain : float
+        Multiplies the linear light after normalization (2.0 is one stop brighter).
+
+    Returns
+    -------
+    numpy.ndarray
+
+    Notes
+    -----
+    An integer result with no normalization and no gain is rescaled exactly (8 to 16 bit by
+    x257), never through floats, so a max stack written at the source's depth is bit-exact.
+
+    Examples
+    --------
+    >>> to_output(np.array([0, 255], np.uint8), linear=False, out_dtype=np.uint16).tolist()
+    [0, 65535]
+    >>> to_output(np.array([0.214041]), linear=True, out_dtype=np.uint8).tolist()
+    [128]
+    """
+    out = np.dtype(out_dtype)
+    if gain <= 0:
+        raise UsageError(f"--gain {gain}: the gain must be above 0")
+    if not linear and parse_normalize(normalize) == "none" and gain == 1.0:
+        return _rescale_codes(result, out)
+    light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)
+    factor = normalization_scale(light, normalize) * gain
+    if factor != 1.0:
+        light = light * factor
+    encoded = linear_to_srgb(np.clip(light, 0.0, 1.0))
+    if out.kind == "f":
+        return encoded.astype(out)
+    top = np.iinfo(out).max
+    return np.rint(encoded * top).astype(out)
+
+
+def _rescale_codes(codes: np.ndarray, out: np.dtype) -> np.ndarray:
+    """Exact change of bit depth for integer code values (x257 up, rounded /257 down)."""
+    if codes.dtype == out:
+        return codes
+    src_top = np.iinfo(codes.dtype).max
+    if out.kind == "f":
+        return (codes.astype(np.float64) / src_top).astype(out)
+    out_top = np.iinfo(out).max
+    if out_top % src_top == 0:
+        return codes.astype(out) * (out_top // src_top)
+    return np.rint(codes.astype(np.float64) * (out_top / src_top)).astype(out)

@@ -1,0 +1,54 @@
+"""The vid2trail exception family.
+
+Every error the library raises on purpose derives from :class:`Vid2TrailError` and also from the
+matching builtin, so callers can catch either (``except FileNotFoundError`` keeps working). Each
+message names the path or value at fault and what to try; the CLI prints it as one ``Error:`` line.
+``usage`` marks errors in the command-line values themselves (exit code 2 in the CLI) as opposed to
+problems with the input's content (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class Vid2TrailError(Exception):
+    """Base class of every error vid2trail raises on purpose."""
+
+    usage: bool = False
+
+
+class UsageError(Vid2TrailError, ValueError):
+    """A command-line or API value that cannot be used as given (exit code 2)."""
+
+    usage = True
+
+
+class TimeParseError(UsageError):
+    """A frame number or time such as ``2:00`` that does not parse."""
+
+
+class EmptySelectionError(UsageError):
+    """A window that selects no frames, such as ``start >= end``."""
+
+
+class OutputError(UsageError):
+    """An output path that cannot be written: bad extension, missing folder, existing file."""
+
+
+class SourceNotFoundError(Vid2TrailError, FileNotFoundError):
+    """The input path, folder or glob does not exist."""
+
+
+class DecodeError(Vid2TrailError, OSError):
+    """The decoder could not read the input; the message ends with the decoder's own words."""
+
+
+class SourceError(Vid2TrailError, ValueError):
+    """The input exists but cannot be stacked as it is (no images, mixed sizes, ...)."""
+
+
+class SelectionPastEndError(SourceError):
+    """The selection starts after the last frame of the input."""
+
+
+class MissingDependencyError(Vid2TrailError, ImportError):
+    """An optional backend is not installed; the message names the extra to install."""

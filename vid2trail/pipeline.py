@@ -1,0 +1,211 @@
+"""The one loop that drives a source through reducers: decode once, feed every window.
+
+Several windows (``--window``) share one decoding pass over the union of their ranges. Progress
+reaches the caller through a plain callback, so the library never touches the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from math import gcd
+
+import numpy as np
+
+from .color import DEFAULT_NORMALIZE, to_output
+from .errors import SelectionPastEndError, UsageError
+from .frames import SourceInfo
+from .reducers import Reducer, make_reducer
+from .select import FrameRange, Window, parse_position, past_end_error, resolve_window
+from .sources import SourceBase, open_source
+
+#: ``progress(frames_done, frames_total_or_None)``, called after every frame.
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+def decode_plan(ranges: Sequence[FrameRange]) -> FrameRange:
+    """The single range to decode so that every window sees its frames.
+
+    The union runs from the earliest start to the latest end. The decoder may skip frames
+    (``step``) only when every window keeps the same phase of that step.
+
+    Examples
+    --------
+    >>> decode_plan([FrameRange(10, 20, 2), FrameRange(14, 30, 2)])
+    FrameRange(start=10, end=30, step=2)
+    >>> decode_plan([FrameRange(10, 20, 2), FrameRange(15, 30, 2)])
+    FrameRange(start=10, end=30, step=1)
+    """
+    start = min(r.start for r in ranges)
+    end = None if any(r.end is None for r in ranges) else max(r.end for r in ranges)  # type: ignore[type-var]
+    step = 0
+    for r in ranges:
+        step = gcd(step, r.step)
+        step = gcd(step, r.start - start) if r.start != start else step
+    return FrameRange(start, end, max(step, 1))
+
+
+def expected_frames(plan: FrameRange, info: SourceInfo) -> int | None:
+    """How many frames the plan will decode, exactly or as estimated from the source's length."""
+    known = plan.count()
+    total = info.frame_count
+    if total is not None:
+        available = max(0, -(-(total - plan.start) // plan.step))
+        return available if known is None else min(known, available)
+    return known
+
+
+def run_reducers(
+    source: SourceBase,
+    ranges: Sequence[FrameRange],
+    modes: Sequence[str] | str,
+    progress: ProgressCallback | None = None,
+) -> list[Reducer]:
+    """Decode once and feed every window's reducer.
+
+    Parameters
+    ----------
+    source : Source
+        An open source.
+    ranges : sequence of FrameRange
+        One window per reducer.
+    modes : str or sequence of str
+        The mode of every window's reducer (one name applies to all).
+    progress : callable, optional
+        ``progress(done, total)`` after every decoded frame.
+
+    Returns
+    -------
+    list of Reducer
+        In the order of ``ranges``.
+
+    Raises
+    ------
+    SelectionPastEndError
+        When a window received no frame because it starts after the end of the input.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> with open_source("frames/") as src:  # doctest: +SKIP
+    ...     [r] = run_reducers(src, [FrameRange(0, None)], "max")
+    """
+    names = [modes] * len(ranges) if isinstance(modes, str) else list(modes)
+    reducers = [make_reducer(name) for name in names]
+    plan = decode_plan(ranges)
+    total = expected_frames(plan, source.info)
+    pairs = list(zip(ranges, reducers, strict=True))
+    single = len(pairs) == 1
+    done = 0
+    for frame in source.frames(plan.start, plan.end, plan.step):
+        if single:
+            reducers[0].update(frame.pixels)
+        else:
+            for frame_range, reducer in pairs:
+                if frame_range.contains(frame.index):
+                    reducer.update(frame.pixels)
+        done += 1
+        if progress is not None:
+            progress(done, max(total, done) if total is not None else None)
+    for frame_range, reducer in pairs:
+        if reducer.count == 0:
+            raise _past_end(source, frame_range)
+    return reducers
+
+
+def _past_end(source: SourceBase, frame_range: FrameRange) -> SelectionPastEndError:
+    counter = getattr(source, "count_frames", None)
+    info = source.info
+    if callable(counter):
+        count, seconds = counter()
+        info = SourceInfo(**{**info.__dict__, "frame_count": count, "frame_count_exact": True,
+                             "duration_s": seconds or info.duration_s})  # fmt: skip
+    return past_end_error(frame_range.start, info)
+
+
+def render(
+    reducer: Reducer,
+    *,
+    out_dtype: np.dtype | type,
+    normalize: str | None = None,
+    gain: float = 1.0,
+) -> np.ndarray:
+    """A reducer's result as an image of ``out_dtype``, normalized and exposed.
+
+    ``normalize`` None picks the mode's default (:data:`vid2trail.color.DEFAULT_NORMALIZE`).
+
+    Examples
+    --------
+    >>> from vid2trail.reducers import MaxReducer
+    >>> r = MaxReducer(); r.update(np.full((1, 1, 3), 200, np.uint8))
+    >>> render(r, out_dtype=np.uint8).ravel().tolist()
+    [200, 200, 200]
+    """
+    chosen = DEFAULT_NORMALIZE.get(reducer.name, "none") if normalize is None else normalize
+    return to_output(
+        reducer.result(), linear=reducer.linear, out_dtype=out_dtype, normalize=chosen, gain=gain
+    )
+
+
+def stack(
+    path: str | os.PathLike[str],
+    mode: str = "max",
+    start: int | str | None = None,
+    end: int | str | None = None,
+    step: int = 1,
+    *,
+    normalize: str | None = None,
+    gain: float = 1.0,
+    dtype: np.dtype | type | None = None,
+    backend: str = "auto",
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Stack a video, folder or glob into one long-exposure image.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A video file, a folder of images, or a glob such as ``"night/*.jpg"``.
+    mode : {"max", "min", "mean", "sum"}
+        ``max`` lightens (star trails), ``min`` darkens, ``mean`` averages in linear light,
+        ``sum`` adds light (normalized to ``p99.5`` by default).
+    start, end : int or str, optional
+        Frame number (``120``) or time (``"90s"``, ``"2:00"``); half-open ``start <= f < end``.
+    step : int
+        Keep every ``step``-th frame.
+    normalize : str, optional
+        ``"none"``, ``"max"`` or a percentile like ``"p99.5"`` mapped to white; default per mode.
+    gain : float
+        Multiplies linear light before output.
+    dtype : dtype, optional
+        Output dtype: uint8, uint16, float32 or float64 (sRGB-encoded in ``[0, 1]``). Default:
+        the source's own depth.
+    backend : {"auto", "ffmpeg", "opencv"}
+        Video decoder.
+    progress : callable, optional
+        ``progress(done, total)`` after every frame.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``H x W x 3`` RGB, or ``H x W x 1`` for grayscale sources.
+
+    Examples
+    --------
+    >>> import vid2trail
+    >>> image = vid2trail.stack("iss.mp4", mode="max", start=120, end=900)  # doctest: +SKIP
+    >>> image.shape, image.dtype  # doctest: +SKIP
+    ((1080, 1920, 3), dtype('uint8'))
+    """
+    if isinstance(step, bool) or not isinstance(step, int):
+        raise UsageError(f"step {step!r} must be a whole number of frames")
+    window = Window(
+        parse_position(str(start), "start") if start is not None else None,
+        parse_position(str(end), "end") if end is not None else None,
+    )
+    make_reducer(mode)
+    with open_source(path, backend=backend) as source:
+        frame_range = resolve_window(window, source.info, step)
+        [reducer] = run_reducers(source, [frame_range], mode, progress)
+        out = source.info.dtype if dtype is None else dtype
+        return render(reducer, out_dtype=out, normalize=normalize, gain=gain)

@@ -1,0 +1,181 @@
+"""Frame sources: one module per decoder, chosen by :func:`open_source`.
+
+A source is anything that satisfies :class:`Source`: it knows its :class:`~vid2trail.SourceInfo`
+before decoding and yields :class:`~vid2trail.Frame` objects for a frame range, seeking where the
+container allows. Iteration is a generator with ``try/finally``, so breaking out of the loop stops
+the decoder process.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+from ..errors import SourceNotFoundError, UsageError
+from ..frames import Frame, SourceInfo
+
+#: File extensions read as still images rather than video.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
+
+#: Video decoders in order of preference; the first is the default.
+VIDEO_BACKENDS = ("ffmpeg", "opencv")
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+# "concat:", "http:", "pipe:" ... ffmpeg would open these as protocols, not files. A Windows drive
+# letter ("C:") is one character and so does not match.
+_PROTOCOL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")
+
+
+@runtime_checkable
+class Source(Protocol):
+    """The small protocol every source implements."""
+
+    info: SourceInfo
+
+    def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
+        """Yield frames ``start, start + step, ...`` below ``end`` (None: to the last frame)."""
+
+    def close(self) -> None:
+        """Release the decoder; safe to call twice."""
+
+    def __iter__(self) -> Iterator[Frame]:
+        """All frames."""
+
+    def __enter__(self) -> Source:
+        """Context-manager entry; returns the source."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the source."""
+
+
+class SourceBase:
+    """Context-manager and iteration plumbing shared by the concrete sources."""
+
+    info: SourceInfo
+
+    def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Nothing to release by default: each :meth:`frames` call cleans up after itself."""
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def __enter__(self) -> SourceBase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def is_image_collection(path: str) -> bool:
+    """True when ``path`` names a folder, a glob, or a single still image.
+
+    Examples
+    --------
+    >>> is_image_collection("frames/*.jpg"), is_image_collection("clip.mp4")
+    (True, False)
+    """
+    if os.path.isdir(path) or (_GLOB_CHARS.search(path) and not os.path.exists(path)):
+        return True
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def check_local_path(path: str) -> None:
+    """Refuse anything but a local file, folder or glob: no protocols, devices or pipes.
+
+    Raises
+    ------
+    UsageError
+        For ``http:``, ``concat:``, ``pipe:``, ``-`` and paths under ``/dev``.
+    SourceNotFoundError
+        When nothing exists at ``path`` and it is not a glob.
+    """
+    text = str(path)
+    if text in ("", "-"):
+        raise UsageError(f"input {text!r} is not a file: give a video file, a folder or a glob")
+    if _PROTOCOL_RE.match(text) and not os.path.exists(text):
+        raise UsageError(
+            f"input {text!r} looks like a URL or an ffmpeg protocol; only local files and "
+            "folders are read: download it first"
+        )
+    real = os.path.realpath(text)
+    if real == "/dev" or real.startswith(("/dev/", "/proc/")):
+        raise UsageError(f"input {text!r} is a device, not a file: give a video file or a folder")
+    if not os.path.exists(text) and not (_GLOB_CHARS.search(text) and glob.glob(text)):
+        if _GLOB_CHARS.search(text):
+            raise SourceNotFoundError(
+                f"no files match {text!r}: check the pattern, and quote it so the shell "
+                "does not expand it"
+            )
+        raise SourceNotFoundError(
+            f"{text} does not exist: check the path (a folder, or a quoted glob such as "
+            "'frames/*.jpg', also works)"
+        )
+
+
+def open_source(path: str | os.PathLike[str], backend: str = "auto") -> SourceBase:
+    """Open a video file, a folder of images, or a glob of images.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A video (mp4, mov, mkv, webm, ...), a folder, a glob such as ``"frames/*.jpg"``, or one
+        image.
+    backend : {"auto", "ffmpeg", "opencv"}
+        Video decoder. ``auto`` is the bundled ffmpeg. Ignored for images.
+
+    Returns
+    -------
+    Source
+
+    Examples
+    --------
+    >>> with open_source("sample_clips/startrails.mp4") as src:  # doctest: +SKIP
+    ...     print(src.info.width, src.info.height)
+    960 540
+    """
+    text = os.fspath(path)
+    check_local_path(text)
+    if is_image_collection(text):
+        from .images import ImageFolderSource
+
+        return ImageFolderSource(text)
+    choice = "ffmpeg" if backend == "auto" else backend
+    if choice == "ffmpeg":
+        from .ffmpeg import FFmpegSource
+
+        return FFmpegSource(text)
+    if choice == "opencv":
+        from .opencv import OpenCVSource
+
+        return OpenCVSource(text)
+    raise UsageError(
+        f"unknown --backend {backend!r}: choose one of auto, {', '.join(VIDEO_BACKENDS)}"
+    )
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "Source",
+    "SourceBase",
+    "VIDEO_BACKENDS",
+    "check_local_path",
+    "is_image_collection",
+    "open_source",
+]

@@ -1,0 +1,382 @@
+"""Video through the ffmpeg binary that imageio-ffmpeg bundles (no system ffmpeg needed).
+
+Frames come through a pipe as raw ``rgb24`` (8-bit sources) or ``rgb48le`` (10/12/16-bit sources),
+read with ``readinto`` into one preallocated array, so a stack allocates nothing per frame.
+Selection runs inside ffmpeg where it saves work: ``-ss`` before ``-i`` seeks to the nearest
+keyframe and decodes forward (ffmpeg's accurate seek), ``select`` drops frames for ``--step`` before
+the RGB conversion, and ``-frames:v`` stops at the end of the window.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DecodeError, MissingDependencyError
+from ..frames import Frame, SourceInfo
+from . import SourceBase
+
+_PROBE_TIMEOUT_S = 60
+_STDERR_LINES = 40
+_PIPE_SIZE = 1 << 20
+
+
+def ffmpeg_exe() -> str:
+    """Path of the bundled ffmpeg binary (imageio-ffmpeg), or of ``IMAGEIO_FFMPEG_EXE``.
+
+    Examples
+    --------
+    >>> ffmpeg_exe().endswith(("ffmpeg", ".exe")) or "ffmpeg" in ffmpeg_exe()
+    True
+    """
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError(
+            "the ffmpeg backend needs imageio-ffmpeg: pip install imageio-ffmpeg"
+        ) from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What ``ffmpeg -i`` plus one decoded frame says about the first video stream."""
+
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    fps: float | None
+    duration_s: float | None
+    container_start_s: float
+    first_pts_s: float | None
+    rotation_deg: int
+    stderr: str
+
+
+_DURATION_RE = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_START_RE = re.compile(r"start: (-?\d+(?:\.\d+)?)")
+_STREAM_RE = re.compile(r"^\s*Stream #(\d+):(\d+)[^:]*: Video: (.*)$")
+_SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})")
+_FPS_RE = re.compile(r"(\d+(?:\.\d+)?)(k?) (fps|tbr)")
+_ROTATION_RE = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
+_PTS_RE = re.compile(r"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.e+-]+)")
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split an ffmpeg stream description at commas that are not inside parentheses.
+
+    Examples
+    --------
+    >>> split_top_level("h264 (High), yuv420p(tv, bt709), 64x48")
+    ['h264 (High)', 'yuv420p(tv, bt709)', '64x48']
+    """
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if current:
+        parts.append("".join(current).strip())
+    return parts
+
+
+def _parse_stream(description: str) -> tuple[str, str, int, int, float | None]:
+    """codec, pix_fmt, width, height and fps from the text after ``Video:``."""
+    fields = split_top_level(description)
+    codec = fields[0].split(" ")[0] if fields else ""
+    pix_fmt, width, height = "", 0, 0
+    for field in fields[1:]:
+        size = _SIZE_RE.match(field)
+        if size and not width:
+            width, height = int(size.group(1)), int(size.group(2))
+        elif not pix_fmt and not width and re.match(r"^[a-z][a-z0-9_]*", field):
+            pix_fmt = re.match(r"^[a-z][a-z0-9_]*", field).group(0)  # type: ignore[union-attr]
+    rates = {unit: float(v) * (1000 if k else 1) for v, k, unit in _FPS_RE.findall(description)}
+    fps = rates.get("fps") or rates.get("tbr")
+    return codec, pix_fmt, width, height, fps
+
+
+def parse_probe(stderr: str) -> ProbeResult | None:
+    """Read the facts of the first video stream from ffmpeg's stderr; None if there is none.
+
+    The frame size comes from the *output* stream when present, because that is after ffmpeg's
+    automatic display-matrix rotation, i.e. the size of the frames the pipe will deliver.
+
+    Examples
+    --------
+    >>> text = '''  Duration: 00:00:02.00, start: 0.000000, bitrate: 5 kb/s
+    ...   Stream #0:0[0x1](und): Video: h264 (High), yuv420p(progressive), 64x48, 25 fps, 25 tbr
+    ... '''
+    >>> p = parse_probe(text)
+    >>> (p.codec, p.pix_fmt, p.width, p.height, p.fps, p.duration_s)
+    ('h264', 'yuv420p', 64, 48, 25.0, 2.0)
+    """
+    input_part, _, output_part = stderr.partition("\nOutput #0")
+    stream = None
+    for line in input_part.splitlines():
+        match = _STREAM_RE.match(line)
+        if match:
+            stream = match.group(3)
+            break
+    if stream is None:
+        return None
+    codec, pix_fmt, width, height, fps = _parse_stream(stream)
+    for line in output_part.splitlines():
+        match = _STREAM_RE.match(line)
+        if match:
+            _, _, out_w, out_h, _ = _parse_stream(match.group(3))
+            if out_w:
+                width, height = out_w, out_h
+            break
+    duration = _DURATION_RE.search(input_part)
+    duration_s = (
+        int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3))
+        if duration
+        else None
+    )
+    start = _START_RE.search(input_part)
+    rotation = _ROTATION_RE.search(input_part)
+    pts = _PTS_RE.search(stderr)
+    return ProbeResult(
+        codec=codec,
+        pix_fmt=pix_fmt,
+        width=width,
+        height=height,
+        fps=fps,
+        duration_s=duration_s,
+        container_start_s=float(start.group(1)) if start else 0.0,
+        first_pts_s=float(pts.group(1)) if pts else None,
+        rotation_deg=int(round(float(rotation.group(1)))) % 360 if rotation else 0,
+        stderr=stderr,
+    )
+
+
+def bits_per_sample(pix_fmt: str) -> int:
+    """Significant bits per sample of an ffmpeg pixel format name.
+
+    Examples
+    --------
+    >>> bits_per_sample("yuv420p"), bits_per_sample("yuv420p10le"), bits_per_sample("p010le")
+    (8, 10, 10)
+    """
+    match = re.search(r"(\d{2})(?:le|be)$", pix_fmt) or re.match(r"^p(\d{2})", pix_fmt)
+    if match and 9 <= int(match.group(1)) <= 16:
+        return int(match.group(1))
+    if pix_fmt.endswith(("48le", "48be", "64le", "64be")):
+        return 16
+    return 8
+
+
+def stderr_tail(text: str, lines: int = 3) -> str:
+    """The last few meaningful lines of ffmpeg's stderr, joined for a one-line message."""
+    kept = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.lstrip().startswith(("frame=", "Press [q]", "[out#"))
+    ]
+    return " | ".join(kept[-lines:])
+
+
+class FFmpegSource(SourceBase):
+    """A video decoded by the bundled ffmpeg.
+
+    Parameters
+    ----------
+    path : str
+        A local video file.
+
+    Examples
+    --------
+    >>> src = FFmpegSource("sample_clips/startrails.mp4")  # doctest: +SKIP
+    >>> first = next(src.frames(0, 1))  # doctest: +SKIP
+    >>> first.pixels.shape  # doctest: +SKIP
+    (540, 960, 3)
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.exe = ffmpeg_exe()
+        if os.path.isdir(path):
+            raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
+        if os.path.getsize(path) == 0:
+            raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
+        self.last_warnings: list[str] = []
+        self.probe = self._probe()
+        bits = bits_per_sample(self.probe.pix_fmt)
+        dtype = np.dtype(np.uint16 if bits > 8 else np.uint8)
+        fps, duration = self.probe.fps, self.probe.duration_s
+        count = int(round(duration * fps)) if fps and duration else None
+        self.info = SourceInfo(
+            path=path,
+            width=self.probe.width,
+            height=self.probe.height,
+            channels=3,
+            dtype=dtype,
+            fps=fps,
+            duration_s=duration,
+            frame_count=count,
+            frame_count_exact=False,
+            codec=self.probe.codec,
+            backend="ffmpeg",
+            rotation_deg=self.probe.rotation_deg,
+            pix_fmt=self.probe.pix_fmt,
+            bits_per_sample=bits,
+        )
+
+    def count_frames(self) -> tuple[int, float]:
+        """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
+        return count_frames(self.path)
+
+    def _probe(self) -> ProbeResult:
+        cmd = [
+            self.exe, "-hide_banner", "-nostdin", "-i", self.path, "-map", "0:v:0",
+            "-frames:v", "1", "-vf", "showinfo=checksum=0", "-f", "null", "-",
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(
+                cmd, capture_output=True, timeout=_PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise DecodeError(f"ffmpeg took over {_PROBE_TIMEOUT_S} s to open {self.path}") from exc
+        text = done.stderr.decode("utf-8", "replace")
+        probe = parse_probe(text)
+        if probe is None or not probe.width:
+            raise DecodeError(
+                f"{self.path} is not a video ffmpeg can read ({stderr_tail(text, 2)}); "
+                "check that the file is complete, or try --backend opencv"
+            )
+        if probe.first_pts_s is None:
+            raise DecodeError(
+                f"{self.path}: ffmpeg found a {probe.codec} video stream but decoded no frame "
+                f"({stderr_tail(text, 2)}); the file may be truncated or corrupt"
+            )
+        return probe
+
+    def _seek_seconds(self, start: int) -> float:
+        """Input-side ``-ss`` that lands exactly on frame ``start`` of a constant-rate video.
+
+        ffmpeg keeps the frames whose time from the container start is at or after ``-ss``;
+        aiming half a frame before frame ``start`` makes that its first frame even when the
+        video stream starts a little after the container (an audio track that starts first).
+        """
+        fps = self.info.fps or 25.0
+        offset = (self.probe.first_pts_s or 0.0) - self.probe.container_start_s
+        return max(0.0, offset + (start - 0.5) / fps)
+
+    def command(self, start: int = 0, end: int | None = None, step: int = 1) -> list[str]:
+        """The ffmpeg command line that decodes frames ``start:end:step`` to raw RGB on stdout."""
+        cmd = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "warning"]
+        if start > 0:
+            cmd += ["-ss", f"{self._seek_seconds(start):.6f}"]
+        cmd += ["-i", self.path, "-map", "0:v:0", "-an", "-sn", "-dn"]
+        if step > 1:
+            # n counts frames after the seek, so frame `start` is n = 0 and is kept.
+            cmd += ["-vf", f"select=not(mod(n\\,{step}))"]
+        if end is not None:
+            cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
+        pix_fmt = "rgb48le" if self.info.dtype == np.uint16 else "rgb24"
+        # passthrough: one output frame per decoded frame, never duplicated or dropped to reach
+        # a constant rate (the rawvideo muxer would otherwise ask for CFR).
+        cmd += ["-fps_mode", "passthrough", "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
+        return cmd
+
+    def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
+        """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused."""
+        if end is not None and end <= start:
+            return
+        info = self.info
+        buffer = np.empty(info.shape, dtype=info.dtype)
+        view = memoryview(buffer).cast("B")
+        frame_bytes = buffer.nbytes
+        proc = subprocess.Popen(
+            self.command(start, end, step),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            bufsize=0,
+        )
+        _grow_pipe(proc.stdout)
+        errors: deque[str] = deque(maxlen=_STDERR_LINES)
+        drain = threading.Thread(target=_drain, args=(proc.stderr, errors), daemon=True)
+        drain.start()
+        index, delivered = start, 0
+        fps = info.fps
+        try:
+            while True:
+                got = _read_exactly(proc.stdout, view, frame_bytes)
+                if got < frame_bytes:
+                    break
+                yield Frame(index, index / fps if fps else None, buffer)
+                delivered += 1
+                index += step
+            proc.wait()
+            drain.join(timeout=5)
+            if delivered == 0 and proc.returncode not in (0, None):
+                raise DecodeError(
+                    f"ffmpeg could not decode {self.path} ({stderr_tail(chr(10).join(errors))})"
+                )
+            self.last_warnings = list(errors)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+def _grow_pipe(stream: object) -> None:
+    """Ask Linux for a 1 MiB pipe so ffmpeg blocks less often; harmless where unsupported."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), 1031, _PIPE_SIZE)  # type: ignore[attr-defined]  # F_SETPIPE_SZ
+    except (ImportError, OSError, AttributeError):
+        pass
+
+
+def _read_exactly(stream: object, view: memoryview, size: int) -> int:
+    """Fill ``view[:size]`` from a raw pipe; returns the bytes read (less only at the end)."""
+    got = 0
+    while got < size:
+        n = stream.readinto(view[got:size])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _drain(stream: object, sink: deque[str]) -> None:
+    """Keep reading ffmpeg's stderr so it never blocks on a full pipe; keep the last lines."""
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        sink.append(raw.decode("utf-8", "replace").rstrip())
+
+
+def count_frames(path: str) -> tuple[int, float]:
+    """Count the frames of the first video stream exactly, by demuxing without decoding.
+
+    Examples
+    --------
+    >>> count_frames("sample_clips/startrails.mp4")  # doctest: +SKIP
+    (240, 9.6)
+    """
+    import imageio_ffmpeg
+
+    try:
+        return imageio_ffmpeg.count_frames_and_secs(path)
+    except RuntimeError as exc:
+        raise DecodeError(f"ffmpeg could not count the frames of {path}: {exc}") from exc
