@@ -119,7 +119,8 @@ def render(seed: int = 2026) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", nargs="?", default=str(Path(__file__).with_name("startrails.mp4")))
+    default = Path(__file__).with_name("startrails.mp4")
+    parser.add_argument("output", nargs="?", default=str(default))
     parser.add_argument("--crf", type=int, default=20)
     args = parser.parse_args()
     cmd = [

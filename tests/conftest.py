@@ -25,22 +25,22 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def make_frames(count: int, width: int = 64, height: int = 48, seed: int = 0) -> np.ndarray:
     """``count`` RGB uint8 frames: noisy dark sky with a bright dot moving one pixel per frame.
 
-    Frame ``k`` also carries its index in the top-left 2x2 block's red channel, so a decoded
-    frame says which frame it is (``frame_index_of``).
+    Frame ``k`` also carries its index as the grey level ``6 * k`` of the top-left 8x8 block (grey,
+    so chroma subsampling leaves it alone), so a decoded frame, even from a lossy codec, says which
+    frame it is (``frame_index_of``; up to 42 distinct frames).
     """
     rng = np.random.default_rng(seed)
     frames = rng.integers(0, 40, size=(count, height, width, 3), dtype=np.uint8)
     for k in range(count):
         y, x = (k // width) % height, k % width
         frames[k, y, x] = (250, 240, 230)
-        frames[k, :2, :2, :] = 0
-        frames[k, :2, :2, 0] = k % 256
+        frames[k, :8, :8, :] = (6 * k) % 256
     return frames
 
 
 def frame_index_of(pixels: np.ndarray) -> int:
     """Read back the index written by :func:`make_frames` (exact on lossless clips)."""
-    return int(round(float(pixels[:2, :2, 0].mean())))
+    return int(round(float(pixels[2:6, 2:6].mean()) / 6))
 
 
 def encode(frames: np.ndarray, path: Path, codec: str = "ffv1", fps: float = 25.0,

@@ -155,7 +155,7 @@ def to_output(
     --------
     >>> to_output(np.array([0, 255], np.uint8), linear=False, out_dtype=np.uint16).tolist()
     [0, 65535]
-    >>> to_output(np.array([0.214041]), linear=True, out_dtype=np.uint8).tolist()
+    >>> to_output(np.array([0.21586]), linear=True, out_dtype=np.uint8).tolist()
     [128]
     """
     out = np.dtype(out_dtype)

@@ -112,10 +112,14 @@ class Window:
         """Parse ``A:B`` where A and B use :func:`parse_position`'s syntax (either may be empty).
 
         Because times may contain colons themselves (``1:00:2:00``), the split is tried at every
-        colon and the one where both halves parse wins; write ``60s:120s`` to be unambiguous.
+        colon, the most balanced first, and the first where both halves parse wins; write
+        ``60s:120s`` to be unambiguous.
         """
         value = str(text).strip()
-        candidates = [i for i, ch in enumerate(value) if ch == ":"]
+        candidates = sorted(
+            (i for i, ch in enumerate(value) if ch == ":"),
+            key=lambda i: abs(value[:i].count(":") - value[i + 1 :].count(":")),
+        )
         for index in candidates:
             left, right = value[:index], value[index + 1 :]
             try:

@@ -1,0 +1,201 @@
+"""Sources: the bundled-ffmpeg pipe, OpenCV, and image folders; seeking, steps, metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vid2trail.errors import DecodeError, SourceError, SourceNotFoundError, UsageError
+from vid2trail.sources import open_source
+from vid2trail.sources.ffmpeg import bits_per_sample, parse_probe, split_top_level
+from vid2trail.sources.images import natural_key
+
+from conftest import SHARED_DATA, encode, frame_index_of, make_frames, write_folder
+
+
+def collect(path: Path, start: int = 0, end: int | None = None, step: int = 1,
+            backend: str = "auto") -> list[tuple[int, np.ndarray]]:  # fmt: skip
+    with open_source(path, backend=backend) as src:
+        return [(f.index, f.pixels.copy()) for f in src.frames(start, end, step)]
+
+
+def test_ffmpeg_info(lossless_clip: Path) -> None:
+    with open_source(lossless_clip) as src:
+        info = src.info
+    assert (info.width, info.height, info.channels, info.dtype) == (64, 48, 3, np.uint8)
+    assert info.fps == 25.0 and info.duration_s == pytest.approx(1.6)
+    assert (info.frame_count, info.frame_count_exact) == (40, False)
+    assert info.backend == "ffmpeg" and info.codec == "ffv1"
+
+
+def test_ffmpeg_decodes_lossless_frames_exactly(lossless_clip: Path, frames40: np.ndarray) -> None:
+    got = collect(lossless_clip)
+    assert [i for i, _ in got] == list(range(40))
+    np.testing.assert_array_equal(np.stack([p for _, p in got]), frames40)
+
+
+@pytest.mark.parametrize(("start", "end", "step"), [(0, 10, 1), (7, 31, 1), (13, 40, 4),
+                                                     (25, None, 3), (39, None, 1)])  # fmt: skip
+def test_ffmpeg_seek_and_step_are_frame_accurate(lossless_clip: Path, frames40: np.ndarray,
+                                                 start: int, end: int | None,
+                                                 step: int) -> None:  # fmt: skip
+    got = collect(lossless_clip, start, end, step)
+    want = list(range(start, 40 if end is None else end, step))
+    assert [i for i, _ in got] == want
+    assert [frame_index_of(p) for _, p in got] == want
+    np.testing.assert_array_equal(np.stack([p for _, p in got]), frames40[want])
+
+
+def test_h264_seek_lands_on_the_exact_frame(h264_clip: Path, frames40: np.ndarray) -> None:
+    # Keyframes every 12 frames: frame 29 needs a seek to 24 and decoding forward.
+    got = collect(h264_clip, 29, 35)
+    assert [i for i, _ in got] == list(range(29, 35))
+    assert [frame_index_of(p) for _, p in got] == list(range(29, 35))
+    # The same decoder gives the same pixels whether it seeked or decoded from the start.
+    everything = collect(h264_clip)
+    np.testing.assert_array_equal(np.stack([p for _, p in got]),
+                                  np.stack([p for _, p in everything[29:35]]))  # fmt: skip
+
+
+def test_seek_with_audio_track_starting_first(tmp_path: Path, frames40: np.ndarray) -> None:
+    """A clip whose audio starts before the video still seeks to the right frame."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    video = encode(frames40, tmp_path / "v.mkv")
+    out = tmp_path / "av.mkv"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
+                    "-itsoffset", "0.1", "-i", str(video), "-f", "lavfi", "-i",
+                    "sine=d=2", "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "flac",
+                    "-shortest", str(out)], check=True)  # fmt: skip
+    got = collect(out, 10, 14)
+    assert [frame_index_of(p) for _, p in got] == [10, 11, 12, 13]
+
+
+def test_opencv_backend_agrees_with_ffmpeg(h264_clip: Path) -> None:
+    a = collect(h264_clip, 5, 20, 2)
+    b = collect(h264_clip, 5, 20, 2, backend="opencv")
+    assert [i for i, _ in a] == [i for i, _ in b] == list(range(5, 20, 2))
+    for (_, pa), (_, pb) in zip(a, b, strict=True):
+        assert np.abs(pa.astype(int) - pb.astype(int)).mean() < 1.5
+    assert [frame_index_of(p) for _, p in b] == list(range(5, 20, 2))
+
+
+def test_not_a_video(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n" * 20)
+    with pytest.raises(DecodeError, match=r"notes.mp4 is not a video ffmpeg can read"):
+        open_source(fake)
+    with pytest.raises(DecodeError, match=r"notes.mp4 is not a video OpenCV can read"):
+        open_source(fake, backend="opencv")
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(DecodeError, match=r"empty.mp4 is empty \(0 bytes\)"):
+        open_source(empty)
+
+
+@pytest.mark.parametrize("path", ["http://example.com/a.mp4", "concat:a.mp4|b.mp4", "pipe:0",
+                                  "/dev/zero", "-"])  # fmt: skip
+def test_only_local_files(path: str) -> None:
+    with pytest.raises(UsageError):
+        open_source(path)
+
+
+def test_missing_input(tmp_path: Path) -> None:
+    with pytest.raises(SourceNotFoundError, match="does not exist"):
+        open_source(tmp_path / "nope.mp4")
+    with pytest.raises(SourceNotFoundError, match="no files match"):
+        open_source(str(tmp_path / "*.jpg"))
+
+
+def test_folder_natural_order_and_non_images_ignored(tmp_path: Path) -> None:
+    frames = make_frames(12)
+    folder = write_folder(tmp_path / "seq", frames, pattern="img{}")
+    (folder / "notes.txt").write_text("ignore me")
+    (folder / "thumbs.db").write_bytes(b"\0")
+    with open_source(folder) as src:
+        assert src.info.frame_count == 12 and src.info.frame_count_exact
+        assert [Path(f).name for f in src.files][:3] == ["img0.png", "img1.png", "img2.png"]
+        got = [(f.index, frame_index_of(f.pixels)) for f in src.frames(2, 11, 4)]
+    assert got == [(2, 2), (6, 6), (10, 10)]
+    assert sorted(["f10", "f2", "f1"], key=natural_key) == ["f1", "f2", "f10"]
+
+
+def test_glob_and_formats(tmp_path: Path) -> None:
+    frames = make_frames(3)
+    write_folder(tmp_path, frames, ".jpg", "a{}")
+    write_folder(tmp_path, frames, ".png", "b{}")
+    with open_source(str(tmp_path / "b*.png")) as src:
+        got = np.stack([f.pixels.copy() for f in src])
+    np.testing.assert_array_equal(got, frames)
+    with open_source(str(tmp_path / "a*.jpg")) as src:
+        assert src.info.frame_count == 3 and src.info.dtype == np.uint8
+
+
+def test_sixteen_bit_and_grayscale_tiff(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    deep = rng.integers(0, 65536, (4, 10, 12, 3), dtype=np.uint16)
+    write_folder(tmp_path / "deep", deep, ".tif")
+    with open_source(tmp_path / "deep") as src:
+        assert src.info.dtype == np.uint16
+        np.testing.assert_array_equal(np.stack([f.pixels.copy() for f in src]), deep)
+    gray = rng.integers(0, 256, (3, 10, 12, 1), dtype=np.uint8)
+    write_folder(tmp_path / "gray", gray, ".tiff")
+    with open_source(tmp_path / "gray") as src:
+        assert src.info.channels == 1
+        np.testing.assert_array_equal(np.stack([f.pixels.copy() for f in src]), gray)
+
+
+def test_folder_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "readme.txt").write_text("no images")
+    with pytest.raises(SourceError, match="no images in folder"):
+        open_source(tmp_path / "empty")
+    mixed = write_folder(tmp_path / "mixed", make_frames(3))
+    cv2.imwrite(str(mixed / "f3.png"), np.zeros((10, 10, 3), np.uint8))
+    with (
+        open_source(mixed) as src,
+        pytest.raises(SourceError, match=r"f3.png is 10x10 but .*f0.png is 64x48"),
+    ):  # noqa: E501
+        list(src)
+
+
+def test_probe_parsing_helpers() -> None:
+    assert split_top_level("a (b, c), d(e, f), 1x2") == ["a (b, c)", "d(e, f)", "1x2"]
+    assert bits_per_sample("yuv420p12le") == 12 and bits_per_sample("gbrp") == 8
+    text = ("  Duration: 00:01:00.50, start: 0.100000, bitrate: 1 kb/s\n"
+            "  Stream #0:0[0x1](und): Video: hevc (Main 10), yuv420p10le(tv, bt2020nc/bt2020/"
+            "arib-std-b67), 1920x1080, 29.97 fps, 29.97 tbr, 90k tbn\n"
+            "      Display Matrix: rotation of -90.00 degrees\n"
+            "Output #0, null, to 'pipe:':\n"
+            "  Stream #0:0: Video: wrapped_avframe, yuv420p10le, 1080x1920, q=2-31\n"
+            "[Parsed_showinfo_0 @ 0x1] n:   0 pts: 9009 pts_time:0.1001\n")  # fmt: skip
+    probe = parse_probe(text)
+    assert probe is not None
+    assert (probe.codec, probe.pix_fmt, probe.width, probe.height) == ("hevc", "yuv420p10le",
+                                                                       1080, 1920)  # fmt: skip
+    assert (probe.fps, probe.duration_s, probe.rotation_deg) == (29.97, 60.5, 270)
+    assert (probe.container_start_s, probe.first_pts_s) == (0.1, 0.1001)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "rotation-hevc").is_dir(), reason="../shared/data absent")
+def test_shared_rotated_and_hevc_clips() -> None:
+    with open_source(SHARED_DATA / "rotation-hevc" / "with_sound_90.mp4") as src:
+        assert (src.info.width, src.info.height, src.info.rotation_deg) == (360, 640, 90)
+        first = next(iter(src))
+        assert first.pixels.shape == (640, 360, 3)
+    with open_source(SHARED_DATA / "rotation-hevc" / "with_sound_hevc.mp4") as src:
+        assert src.info.codec == "hevc"
+        assert sum(1 for _ in src) == 50
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "codec-samples").is_dir(), reason="../shared/data absent")
+def test_shared_ten_bit_decodes_at_sixteen_bits() -> None:
+    with open_source(SHARED_DATA / "codec-samples" / "h265_10bits.mp4") as src:
+        assert src.info.dtype == np.uint16 and src.info.bits_per_sample == 10
+        frame = next(iter(src)).pixels
+    assert frame.dtype == np.uint16 and frame.shape == (200, 200, 3)
