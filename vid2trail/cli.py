@@ -8,8 +8,10 @@ the input or the output). Only output paths go to stdout; progress goes to stder
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,9 +34,10 @@ from typer.core import TyperGroup
 from . import __version__
 from .color import DEFAULT_NORMALIZE, parse_normalize
 from .errors import UsageError, Vid2TrailError
-from .pipeline import ProgressCallback, render, run_reducers
+from .info import describe, format_report
+from .pipeline import ProgressCallback, render, resolve_windows, run_reducers
 from .reducers import REDUCERS, make_reducer
-from .select import Window, parse_position, resolve_window
+from .select import Window, parse_position
 from .sources import VIDEO_BACKENDS, open_source
 from .writers import check_output, output_dtype, write_still
 
@@ -67,12 +70,17 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 def reports_errors(func: F) -> F:
-    """Turn library errors into one ``Error:`` line and an exit code; Ctrl-C into exit 130."""
+    """Turn library errors into one ``Error:`` line and an exit code; Ctrl-C into exit 130.
+
+    Warnings the library issues (a truncated file, frames lost) are printed as one ``Warning:``
+    line each on stderr, after the command's own output.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings_to_stderr():
+                return func(*args, **kwargs)
         except Vid2TrailError as exc:
             raise _fail(str(exc), 2 if exc.usage else 1) from None
         except KeyboardInterrupt:
@@ -83,6 +91,18 @@ def reports_errors(func: F) -> F:
             raise _fail(f"{where}{exc.strerror or exc}", 1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def warnings_to_stderr() -> Iterator[None]:
+    """Collect warnings raised inside and print each as one ``Warning:`` line on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for record in caught:
+                typer.echo(f"Warning: {record.message}", err=True)
 
 
 class _FramesPerSecond(ProgressColumn):
@@ -211,6 +231,22 @@ def stack_command(
             metavar="NAME", help=f"Video decoder: auto (= ffmpeg), {', '.join(VIDEO_BACKENDS)}."
         ),
     ] = "auto",
+    stream: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Video stream to read, counting video streams from 0 (see vid2trail info). "
+            "Default: the file's default video stream.",
+        ),
+    ] = None,
+    hdr: Annotated[
+        str,
+        typer.Option(
+            metavar="HOW",
+            help="HDR (HLG, PQ) video: tonemap (to SDR BT.709) or keep (the HDR signal as "
+            "coded, 16-bit).",
+        ),
+    ] = "tonemap",
     overwrite: Annotated[
         bool, typer.Option("--overwrite", "-y", help="Replace an existing output file.")
     ] = False,
@@ -236,8 +272,10 @@ def stack_command(
             )
         ]
     )
-    with open_source(input_path, backend=backend) as source:
-        ranges = [resolve_window(w, source.info, step) for w in windows]
+    with open_source(input_path, backend=backend, stream=stream, hdr=hdr) as source:
+        for note in source.info.notes:
+            typer.echo(f"Note: {input_path}: {note}", err=True)
+        ranges = resolve_windows(windows, source, step)
         outputs = _output_paths(input_path, output, mode, ranges if window else None)
         inputs = tuple(getattr(source, "files", [input_path]))
         for out in outputs:
@@ -247,6 +285,24 @@ def stack_command(
     for out, reducer in zip(outputs, reducers, strict=True):
         image = render(reducer, out_dtype=output_dtype(bit_depth), normalize=normalize, gain=gain)
         typer.echo(str(write_still(out, image, quality=quality)))
+
+
+@app.command("info")
+@reports_errors
+def info_command(
+    input_path: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Video file, folder of images, or quoted glob.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    stream: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Video stream to describe (counting from 0)."),
+    ] = None,
+) -> None:
+    """Show what INPUT holds: container, streams, size and rotation, frame rate, exact frame
+    count, pixel format and bit depth, colour tags, HDR, and how vid2trail will decode it."""
+    facts = describe(input_path, stream=stream)
+    typer.echo(json.dumps(facts, indent=2) if as_json else format_report(facts))
 
 
 def _output_paths(

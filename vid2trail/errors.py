@@ -52,3 +52,11 @@ class SelectionPastEndError(SourceError):
 
 class MissingDependencyError(Vid2TrailError, ImportError):
     """An optional backend is not installed; the message names the extra to install."""
+
+
+class Vid2TrailWarning(UserWarning):
+    """Base class of the warnings vid2trail issues; the CLI prints each as one ``Warning:`` line."""
+
+
+class DecodeWarning(Vid2TrailWarning):
+    """Part of the input did not decode (a truncated or corrupt file); the rest was used."""

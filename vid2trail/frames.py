@@ -68,6 +68,14 @@ class SourceInfo:
         The source's own pixel format as the decoder names it ("yuv420p", "yuv420p10le", "gray").
     bits_per_sample : int
         Significant bits in the source (8, 10, 12 or 16).
+    variable_fps : bool or None
+        True when frame durations vary (phone clips often do), False when they were checked and
+        are constant, None when not checked (``fps`` is then the container's average rate).
+    stream : int
+        Which video stream is read, counting video streams from 0.
+    notes : tuple of str
+        What the decoder did that a user should know (tone mapping, a colour matrix assumed for
+        an untagged stream), one sentence each.
 
     Examples
     --------
@@ -91,6 +99,9 @@ class SourceInfo:
     rotation_deg: int = 0
     pix_fmt: str = ""
     bits_per_sample: int = 8
+    variable_fps: bool | None = None
+    stream: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def max_value(self) -> int:

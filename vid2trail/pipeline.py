@@ -17,7 +17,7 @@ from .errors import SelectionPastEndError, UsageError
 from .frames import SourceInfo
 from .reducers import Reducer, make_reducer
 from .select import FrameRange, Window, parse_position, past_end_error, resolve_window
-from .sources import SourceBase, open_source
+from .sources import SourceBase, frame_times, open_source
 
 #: ``progress(frames_done, frames_total_or_None)``, called after every frame.
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -123,6 +123,21 @@ def _past_end(source: SourceBase, frame_range: FrameRange) -> SelectionPastEndEr
     return past_end_error(frame_range.start, info)
 
 
+def resolve_windows(
+    windows: Sequence[Window], source: SourceBase, step: int = 1
+) -> list[FrameRange]:
+    """Resolve windows against a source, with the frames' real times when a window uses times.
+
+    Examples
+    --------
+    >>> with open_source("clip.mp4") as src:  # doctest: +SKIP
+    ...     resolve_windows([Window.parse("2s:4s")], src)
+    [FrameRange(start=50, end=100, step=1)]
+    """
+    times = frame_times(source) if any(w.uses_time() for w in windows) else None
+    return [resolve_window(w, source.info, step, times) for w in windows]
+
+
 def render(
     reducer: Reducer,
     *,
@@ -159,6 +174,8 @@ def stack(
     dtype: np.dtype | type | None = None,
     backend: str = "auto",
     progress: ProgressCallback | None = None,
+    stream: int | None = None,
+    hdr: str = "tonemap",
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -184,6 +201,10 @@ def stack(
         Video decoder.
     progress : callable, optional
         ``progress(done, total)`` after every frame.
+    stream : int, optional
+        Video stream number (counting video streams from 0); default: the file's default.
+    hdr : {"tonemap", "keep"}
+        HDR video: tone-map to SDR BT.709 (default) or keep the signal as coded.
 
     Returns
     -------
@@ -204,8 +225,8 @@ def stack(
         parse_position(str(end), "end") if end is not None else None,
     )
     make_reducer(mode)
-    with open_source(path, backend=backend) as source:
-        frame_range = resolve_window(window, source.info, step)
+    with open_source(path, backend=backend, stream=stream, hdr=hdr) as source:
+        [frame_range] = resolve_windows([window], source, step)
         [reducer] = run_reducers(source, [frame_range], mode, progress)
         out = source.info.dtype if dtype is None else dtype
         return render(reducer, out_dtype=out, normalize=normalize, gain=gain)

@@ -7,8 +7,10 @@ of the video, and selects the frames whose presentation time lies in ``[start_s,
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import EmptySelectionError, SelectionPastEndError, TimeParseError
@@ -35,10 +37,23 @@ class Position:
     time_s: float | None = None
     text: str = ""
 
-    def to_frame(self, fps: float | None, what: str = "position") -> int:
-        """Return the first frame at or after this position (times need ``fps``)."""
+    def to_frame(
+        self, fps: float | None, what: str = "position", times: Sequence[float] | None = None
+    ) -> int:
+        """Return the first frame at or after this position.
+
+        ``times`` are the frames' real presentation times in seconds from the first frame
+        (sorted); with them a time finds its frame even when the frame rate varies. Without
+        them, times need ``fps`` and assume a constant rate.
+        """
         if self.frame is not None:
             return self.frame
+        if times and self.time_s is not None:
+            if self.time_s > times[-1] and fps:
+                # Past the last frame: extrapolate, so messages name the frame the time means.
+                return max(len(times), math.ceil(self.time_s * fps - 1e-6))
+            # The same small tolerance as below: a frame stamped 3.9999999 s is "at" 4 s.
+            return bisect.bisect_left(times, self.time_s - 1e-6)
         if not fps or self.time_s is None:
             raise TimeParseError(
                 f"{what} {self.text!r} is a time, but this input has no frame rate; "
@@ -132,6 +147,10 @@ class Window:
             f"cannot read window {value!r}: write START:END, e.g. 120:900 or 60s:2:30"
         )
 
+    def uses_time(self) -> bool:
+        """True when the start or the end is a time rather than a frame number."""
+        return any(p is not None and p.time_s is not None for p in (self.start, self.end))
+
 
 @dataclass(frozen=True)
 class FrameRange:
@@ -173,7 +192,9 @@ class FrameRange:
         return f"{self.start}-{'end' if self.end is None else self.end}"
 
 
-def resolve_window(window: Window, info: SourceInfo, step: int = 1) -> FrameRange:
+def resolve_window(
+    window: Window, info: SourceInfo, step: int = 1, times: Sequence[float] | None = None
+) -> FrameRange:
     """Turn a requested window into frame numbers for one source.
 
     Parameters
@@ -185,6 +206,10 @@ def resolve_window(window: Window, info: SourceInfo, step: int = 1) -> FrameRang
         Gives the frame rate that converts times, and the length that bounds the window.
     step : int
         Keep every ``step``-th frame, counting from the start.
+    times : sequence of float, optional
+        The frames' real presentation times (seconds from the first frame, sorted), e.g. from
+        :func:`vid2trail.sources.frame_times`; times then select the frames shown at those times
+        even in a variable-frame-rate clip.
 
     Returns
     -------
@@ -206,8 +231,8 @@ def resolve_window(window: Window, info: SourceInfo, step: int = 1) -> FrameRang
     """
     if step < 1:
         raise EmptySelectionError(f"--step {step}: the step must be 1 or more")
-    start = window.start.to_frame(info.fps, "--start") if window.start else 0
-    end = window.end.to_frame(info.fps, "--end") if window.end else None
+    start = window.start.to_frame(info.fps, "--start", times) if window.start else 0
+    end = window.end.to_frame(info.fps, "--end", times) if window.end else None
     if end is not None and start >= end:
         start_text = window.start.text if window.start else "0"
         end_text = window.end.text if window.end else ""

@@ -129,7 +129,13 @@ def check_local_path(path: str) -> None:
         )
 
 
-def open_source(path: str | os.PathLike[str], backend: str = "auto") -> SourceBase:
+def open_source(
+    path: str | os.PathLike[str],
+    backend: str = "auto",
+    *,
+    stream: int | None = None,
+    hdr: str = "tonemap",
+) -> SourceBase:
     """Open a video file, a folder of images, or a glob of images.
 
     Parameters
@@ -139,6 +145,10 @@ def open_source(path: str | os.PathLike[str], backend: str = "auto") -> SourceBa
         image.
     backend : {"auto", "ffmpeg", "opencv"}
         Video decoder. ``auto`` is the bundled ffmpeg. Ignored for images.
+    stream : int, optional
+        Which video stream, counting video streams from 0; default: the file's default one.
+    hdr : {"tonemap", "keep"}
+        HDR (PQ, HLG) video: tone-map to SDR BT.709, or keep the signal as coded.
 
     Returns
     -------
@@ -152,6 +162,8 @@ def open_source(path: str | os.PathLike[str], backend: str = "auto") -> SourceBa
     """
     text = os.fspath(path)
     check_local_path(text)
+    if stream is not None and stream < 0:
+        raise UsageError(f"--stream {stream}: video streams count from 0")
     if is_image_collection(text):
         from .images import ImageFolderSource
 
@@ -160,14 +172,35 @@ def open_source(path: str | os.PathLike[str], backend: str = "auto") -> SourceBa
     if choice == "ffmpeg":
         from .ffmpeg import FFmpegSource
 
-        return FFmpegSource(text)
+        return FFmpegSource(text, stream=stream, hdr=hdr)
     if choice == "opencv":
         from .opencv import OpenCVSource
 
+        if stream:
+            raise UsageError(
+                f"--stream {stream}: the opencv backend reads only the first video stream; "
+                "use --backend ffmpeg"
+            )
         return OpenCVSource(text)
     raise UsageError(
         f"unknown --backend {backend!r}: choose one of auto, {', '.join(VIDEO_BACKENDS)}"
     )
+
+
+def frame_times(source: SourceBase) -> list[float] | None:
+    """The real presentation time of every frame (seconds from the first), where known.
+
+    Sources that can read them (the ffmpeg backend, by one demux pass) return them, which also
+    makes ``source.info``'s frame count exact; others return None and times assume ``fps``.
+
+    Examples
+    --------
+    >>> with open_source("sample_clips/startrails.mp4") as src:  # doctest: +SKIP
+    ...     frame_times(src)[:3]
+    [0.0, 0.04, 0.08]
+    """
+    reader = getattr(source, "frame_times", None)
+    return reader() if callable(reader) else None
 
 
 __all__ = [
@@ -176,6 +209,7 @@ __all__ = [
     "SourceBase",
     "VIDEO_BACKENDS",
     "check_local_path",
+    "frame_times",
     "is_image_collection",
     "open_source",
 ]

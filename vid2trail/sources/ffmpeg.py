@@ -13,15 +13,20 @@ import os
 import re
 import subprocess
 import threading
+import warnings
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import DecodeError, MissingDependencyError
+from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageError
 from ..frames import Frame, SourceInfo
 from . import SourceBase
+from .probe import color_filter, is_variable_rate, packet_times, probe_media
+
+#: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep the HDR signal as coded.
+HDR_MODES = ("tonemap", "keep")
 
 _PROBE_TIMEOUT_S = 60
 _STDERR_LINES = 40
@@ -207,19 +212,42 @@ class FFmpegSource(SourceBase):
     (540, 960, 3)
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, stream: int | None = None, hdr: str = "tonemap") -> None:
         self.path = path
         self.exe = ffmpeg_exe()
         if os.path.isdir(path):
             raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
         if os.path.getsize(path) == 0:
             raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
+        if hdr not in HDR_MODES:
+            raise UsageError(f"--hdr {hdr!r}: choose one of {', '.join(HDR_MODES)}")
         self.last_warnings: list[str] = []
-        self.probe = self._probe()
+        self._times: list[float] | None = None
+        self.media, media_text = probe_media(path, self.exe)
+        try:
+            self.stream = self.media.video_stream(stream)
+        except DecodeError as exc:
+            if stream is None:
+                raise DecodeError(
+                    f"{path} is not a video ffmpeg can read ({stderr_tail(media_text, 2)}); "
+                    "check that the file is complete, or try --backend opencv"
+                ) from None
+            raise UsageError(f"--stream {stream}: {path}: {exc}") from None
+        # The chosen stream's own facts: parse_probe reads the first stream of the file.
+        self.probe = replace(
+            self._probe(),
+            codec=self.stream.codec,
+            pix_fmt=self.stream.pix_fmt,
+            fps=self.stream.fps or self.stream.tbr,
+        )
         bits = bits_per_sample(self.probe.pix_fmt)
         dtype = np.dtype(np.uint16 if bits > 8 else np.uint8)
         fps, duration = self.probe.fps, self.probe.duration_s
         count = int(round(duration * fps)) if fps and duration else None
+        self.filter_chain, note = color_filter(
+            self.stream, "rgb48le" if dtype == np.uint16 else "rgb24", hdr
+        )
+        tbr = self.stream.tbr
         self.info = SourceInfo(
             path=path,
             width=self.probe.width,
@@ -235,7 +263,35 @@ class FFmpegSource(SourceBase):
             rotation_deg=self.probe.rotation_deg,
             pix_fmt=self.probe.pix_fmt,
             bits_per_sample=bits,
+            # An average rate that differs from the base rate is ffmpeg's own sign of VFR.
+            variable_fps=True if fps and tbr and abs(fps - tbr) > 0.01 * tbr else None,
+            stream=self.media.video_streams().index(self.stream),
+            notes=(note,) if note else (),
         )
+
+    def frame_times(self) -> list[float]:
+        """Presentation time of every frame in seconds from the first frame, from one demux pass.
+
+        The first call reads the whole file without decoding it (about disk speed) and also
+        makes ``info.frame_count`` exact and sets ``info.variable_fps``.
+        """
+        if self._times is None:
+            raw = packet_times(self.path, self.exe, self.stream.index)
+            first = self.probe.first_pts_s
+            if first is not None:
+                # Packets before the first decoded frame (edit lists, open-GOP leading frames)
+                # are dropped by the decoder, so they are not frames.
+                raw = [t for t in raw if t >= first - 1e-4]
+            origin = raw[0] if raw else 0.0
+            self._times = [t - origin for t in raw]
+            if self._times:
+                self.info = replace(
+                    self.info,
+                    frame_count=len(self._times),
+                    frame_count_exact=True,
+                    variable_fps=is_variable_rate(self._times),
+                )
+        return self._times
 
     def count_frames(self) -> tuple[int, float]:
         """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
@@ -243,7 +299,7 @@ class FFmpegSource(SourceBase):
 
     def _probe(self) -> ProbeResult:
         cmd = [
-            self.exe, "-hide_banner", "-nostdin", "-i", self.path, "-map", "0:v:0",
+            self.exe, "-hide_banner", "-nostdin", "-i", self.path, "-map", f"0:{self.stream.index}",
             "-frames:v", "1", "-vf", "showinfo=checksum=0", "-f", "null", "-",
         ]  # fmt: skip
         try:
@@ -267,14 +323,19 @@ class FFmpegSource(SourceBase):
         return probe
 
     def _seek_seconds(self, start: int) -> float:
-        """Input-side ``-ss`` that lands exactly on frame ``start`` of a constant-rate video.
+        """Input-side ``-ss`` that lands exactly on frame ``start``.
 
         ffmpeg keeps the frames whose time from the container start is at or after ``-ss``;
-        aiming half a frame before frame ``start`` makes that its first frame even when the
-        video stream starts a little after the container (an audio track that starts first).
+        aiming halfway between frame ``start - 1`` and frame ``start`` makes that its first frame
+        even when the video stream starts a little after the container (an audio track that
+        starts first). The frames' real times are used (one demux pass, cached), so a
+        variable-rate clip lands on the right frame too.
         """
-        fps = self.info.fps or 25.0
         offset = (self.probe.first_pts_s or 0.0) - self.probe.container_start_s
+        times = self.frame_times()
+        if 0 < start < len(times):
+            return max(0.0, offset + (times[start - 1] + times[start]) / 2)
+        fps = self.info.fps or 25.0
         return max(0.0, offset + (start - 0.5) / fps)
 
     def command(self, start: int = 0, end: int | None = None, step: int = 1) -> list[str]:
@@ -282,10 +343,8 @@ class FFmpegSource(SourceBase):
         cmd = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "warning"]
         if start > 0:
             cmd += ["-ss", f"{self._seek_seconds(start):.6f}"]
-        cmd += ["-i", self.path, "-map", "0:v:0", "-an", "-sn", "-dn"]
-        if step > 1:
-            # n counts frames after the seek, so frame `start` is n = 0 and is kept.
-            cmd += ["-vf", f"select=not(mod(n\\,{step}))"]
+        cmd += ["-i", self.path, "-map", f"0:{self.stream.index}", "-an", "-sn", "-dn"]
+        cmd += ["-vf", self.video_filter(step)]
         if end is not None:
             cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
         pix_fmt = "rgb48le" if self.info.dtype == np.uint16 else "rgb24"
@@ -294,8 +353,21 @@ class FFmpegSource(SourceBase):
         cmd += ["-fps_mode", "passthrough", "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
         return cmd
 
+    def video_filter(self, step: int = 1) -> str:
+        """The ``-vf`` chain: drop frames for ``step``, then convert to RGB with the right colours.
+
+        ``select`` comes first so that dropped frames are never colour-converted; ``n`` counts
+        frames after the seek, so frame ``start`` is ``n = 0`` and is kept.
+        """
+        chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []
+        return ",".join([*chain, self.filter_chain])
+
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
-        """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused."""
+        """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused.
+
+        A truncated or partly corrupt file yields every frame that decodes, then issues a
+        :class:`~vid2trail.errors.DecodeWarning` saying how many frames were lost and where.
+        """
         if end is not None and end <= start:
             return
         info = self.info
@@ -315,12 +387,17 @@ class FFmpegSource(SourceBase):
         drain.start()
         index, delivered = start, 0
         fps = info.fps
+        times = self._times
         try:
             while True:
                 got = _read_exactly(proc.stdout, view, frame_bytes)
                 if got < frame_bytes:
                     break
-                yield Frame(index, index / fps if fps else None, buffer)
+                if times is not None and index < len(times):
+                    time_s: float | None = times[index]
+                else:
+                    time_s = index / fps if fps else None
+                yield Frame(index, time_s, buffer)
                 delivered += 1
                 index += step
             proc.wait()
@@ -330,6 +407,9 @@ class FFmpegSource(SourceBase):
                     f"ffmpeg could not decode {self.path} ({stderr_tail(chr(10).join(errors))})"
                 )
             self.last_warnings = list(errors)
+            lost = lost_frames_warning(self, start, end, step, delivered, list(errors))
+            if lost:
+                warnings.warn(lost, DecodeWarning, stacklevel=2)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -380,3 +460,51 @@ def count_frames(path: str) -> tuple[int, float]:
         return imageio_ffmpeg.count_frames_and_secs(path)
     except RuntimeError as exc:
         raise DecodeError(f"ffmpeg could not count the frames of {path}: {exc}") from exc
+
+
+# ffmpeg's words for data it could not use; any of them in the stderr of a decode means frames
+# may have been lost even when the count looks right.
+_DAMAGE_RE = re.compile(
+    r"error while decoding|invalid data|corrupt|truncat|partial file|missing|concealing|"
+    r"no frame|invalid nal|decode_slice|packet too small|end of file|co located",
+    re.IGNORECASE,
+)
+
+
+def lost_frames_warning(
+    source: FFmpegSource, start: int, end: int | None, step: int, delivered: int, errors: list[str]
+) -> str | None:
+    """The one-line warning for a decode that delivered fewer frames than the file promises.
+
+    None when nothing was lost: the count is as expected (within the one-frame slack of an
+    estimated count) and ffmpeg reported no damage.
+    """
+    info = source.info
+    total = info.frame_count
+    damaged = [line for line in errors if _DAMAGE_RE.search(line)]
+    if total is None:
+        return None
+    stop = total if end is None else min(end, total)
+    expected = max(0, -(-(stop - start) // step))
+    slack = 0 if info.frame_count_exact else 1
+    missing = expected - delivered
+    if missing <= slack and not damaged:
+        return None
+    last = start + (delivered - 1) * step
+    times = source._times
+    if delivered and times is not None and last < len(times):
+        where = f"decoding ended at frame {last} ({times[last]:.2f} s)"
+    elif delivered and info.fps:
+        where = f"decoding ended at frame {last} (about {last / info.fps:.2f} s)"
+    else:
+        where = "no frame decoded"
+    approx = "" if info.frame_count_exact else "about "
+    if missing > 0:
+        lost = f"{approx}{missing} of {expected} expected frames lost"
+    else:
+        lost = "some frames are damaged"
+    detail = f" (ffmpeg: {damaged[-1].strip()[:120]})" if damaged else ""
+    return (
+        f"{info.path}: {where}; {lost}{detail}; the file may be truncated or corrupt, "
+        "the frames that decoded were used"
+    )

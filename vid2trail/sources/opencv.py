@@ -17,6 +17,13 @@ from ..errors import DecodeError
 from ..frames import Frame, SourceInfo
 from . import SourceBase
 
+# ffmpeg-convention rotation (counter-clockwise display angle) -> the cv2.rotate that shows it.
+_ROTATE_CODES = {
+    90: cv2.ROTATE_90_COUNTERCLOCKWISE,
+    180: cv2.ROTATE_180,
+    270: cv2.ROTATE_90_CLOCKWISE,
+}
+
 
 class OpenCVSource(SourceBase):
     """A video decoded by OpenCV.
@@ -35,6 +42,8 @@ class OpenCVSource(SourceBase):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._auto = True
+        self._rotate: int | None = None
         if os.path.isdir(path):
             raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
         if os.path.getsize(path) == 0:
@@ -50,6 +59,11 @@ class OpenCVSource(SourceBase):
             fps = cap.get(cv2.CAP_PROP_FPS) or None
             count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
             fourcc = int(cap.get(cv2.CAP_PROP_FOURCC))
+            # OpenCV counts the display rotation the other way round from ffmpeg's report.
+            rotation = int(round(360 - cap.get(cv2.CAP_PROP_ORIENTATION_META))) % 360
+            self._rotate = _ROTATE_CODES.get(rotation) if not self._auto else None
+            if self._rotate is not None:
+                first = cv2.rotate(first, self._rotate)
         finally:
             cap.release()
         codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ")
@@ -66,6 +80,7 @@ class OpenCVSource(SourceBase):
             frame_count_exact=False,
             codec=codec.lower(),
             backend="opencv",
+            rotation_deg=rotation,
         )
 
     def _open(self) -> cv2.VideoCapture:
@@ -75,8 +90,10 @@ class OpenCVSource(SourceBase):
                 f"{self.path} is not a video OpenCV can read; check the file, or try "
                 "--backend ffmpeg"
             )
-        # Apply the display-matrix rotation of phone clips, as the ffmpeg backend does.
+        # Apply the display-matrix rotation of phone clips, as the ffmpeg backend does. Builds
+        # that ignore the property report 0 back; then frames are rotated here (see frames()).
         cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+        self._auto = bool(cap.get(cv2.CAP_PROP_ORIENTATION_AUTO))
         return cap
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
@@ -92,9 +109,11 @@ class OpenCVSource(SourceBase):
                 cap.set(cv2.CAP_PROP_POS_FRAMES, start)
             index = start
             while end is None or index < end:
-                ok, image = cap.read(bgr)
+                ok, image = cap.read(bgr if self._rotate is None else None)
                 if not ok or image is None:
                     break
+                if self._rotate is not None:
+                    image = cv2.rotate(image, self._rotate)
                 if image.shape != rgb.shape:
                     raise DecodeError(
                         f"{self.path}: frame {index} is {image.shape[1]}x{image.shape[0]}, "
