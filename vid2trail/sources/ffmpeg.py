@@ -471,6 +471,12 @@ _DAMAGE_RE = re.compile(
 )
 
 
+def _expected(info: SourceInfo, start: int, end: int | None, step: int) -> int:
+    total = info.frame_count or 0
+    stop = total if end is None else min(end, total)
+    return max(0, -(-(stop - start) // step))
+
+
 def lost_frames_warning(
     source: FFmpegSource, start: int, end: int | None, step: int, delivered: int, errors: list[str]
 ) -> str | None:
@@ -480,12 +486,16 @@ def lost_frames_warning(
     estimated count) and ffmpeg reported no damage.
     """
     info = source.info
-    total = info.frame_count
     damaged = [line for line in errors if _DAMAGE_RE.search(line)]
+    if not damaged and not info.frame_count_exact and delivered < _expected(info, start, end, step):
+        # The estimate (container duration x fps) counts a longer audio track too: ask the
+        # file's own index before crying wolf (one demux pass).
+        source.frame_times()
+        info = source.info
+    total = info.frame_count
     if total is None:
         return None
-    stop = total if end is None else min(end, total)
-    expected = max(0, -(-(stop - start) // step))
+    expected = _expected(info, start, end, step)
     slack = 0 if info.frame_count_exact else 1
     missing = expected - delivered
     if missing <= slack and not damaged:
