@@ -120,8 +120,8 @@ def test_matrix_defaults_and_framecrc() -> None:
     media = parse_media(NASA_TEXT)
     full = media.streams[4]
     assert color_filter(full, "rgb24")[0].startswith("scale=in_color_matrix=bt601:in_range=pc")
-    untagged_hd = parse_media(NASA_TEXT.replace("(tv, bt709, progressive), 320x180",
-                                                "(progressive), 1280x720")).video_stream()  # fmt: skip
+    hd_text = NASA_TEXT.replace("(tv, bt709, progressive), 320x180", "(progressive), 1280x720")
+    untagged_hd = parse_media(hd_text).video_stream()
     assert untagged_hd.color_matrix == "" and default_matrix(untagged_hd) == "bt709"
     untagged_sd = parse_media(NASA_TEXT.replace("(tv, bt709, progressive)", "")).video_stream()
     assert default_matrix(untagged_sd) == "bt601"
@@ -474,7 +474,7 @@ def test_refused_inputs_through_the_cli(tmp_path: Path) -> None:
 # --- codecs -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
+@pytest.mark.parametrize(  # fmt: skip
     ("codec", "ext", "extra"),
     [
         ("libx264", "mp4", ("-pix_fmt", "yuv420p", "-crf", "10")),
