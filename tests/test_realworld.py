@@ -513,3 +513,19 @@ def test_source_error_is_not_swallowed(tmp_path: Path) -> None:
     (tmp_path / "none").mkdir()
     with pytest.raises(SourceError):
         open_source(tmp_path / "none")
+
+
+@pytest.mark.parametrize(("ext", "extra"), [("ts", ("-muxdelay", "2")),
+                                            ("mkv", ("-output_ts_offset", "3"))])  # fmt: skip
+def test_seek_when_the_container_starts_late(tmp_path: Path, ext: str,
+                                             extra: tuple[str, ...]) -> None:  # fmt: skip
+    """Broadcast (TS) and trimmed clips start at 3 or 4 s: seeks still land on the frame asked."""
+    clip = encode(make_frames(40), tmp_path / f"late.{ext}", codec="h264", extra=extra)
+    got = decode_all_range(clip, 17, 30, 4)
+    assert [(i, frame_index_of(p)) for i, _, p in got] == [(k, k) for k in (17, 21, 25, 29)]
+    np.testing.assert_allclose([t for _, t, _ in got], [0.68, 0.84, 1.0, 1.16], atol=1e-3)
+
+
+def decode_all_range(path: Path, start: int, end: int, step: int) -> list:
+    with open_source(path) as src:
+        return [(f.index, f.time_s, f.pixels.copy()) for f in src.frames(start, end, step)]

@@ -162,7 +162,8 @@ _NORMALIZE_DEFAULTS = ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items(
     epilog=(
         "Positions: a frame number (120) or a time (90s, 4.5s, 2:00, 1:02:03.5). "
         f"{_HALF_OPEN} Exit codes: 0 done, 1 input or output problem, 2 bad option value, "
-        "130 interrupted."
+        "130 interrupted. See also: vid2trail info INPUT (streams, rotation, frame rate, "
+        "frame count, bit depth, colour, HDR)."
     ),
 )
 @reports_errors
@@ -244,7 +245,7 @@ def stack_command(
         typer.Option(
             metavar="HOW",
             help="HDR (HLG, PQ) video: tonemap (to SDR BT.709) or keep (the HDR signal as "
-            "coded, 16-bit).",
+            "coded, at the source's bit depth).",
         ),
     ] = "tonemap",
     overwrite: Annotated[

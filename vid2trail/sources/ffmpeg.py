@@ -331,7 +331,9 @@ class FFmpegSource(SourceBase):
         starts first). The frames' real times are used (one demux pass, cached), so a
         variable-rate clip lands on the right frame too.
         """
-        offset = (self.probe.first_pts_s or 0.0) - self.probe.container_start_s
+        # ffmpeg reports frame times, and takes -ss, from the container's start (its timeline
+        # is shifted by -start_time), so the first frame's reported time is already the offset.
+        offset = self.probe.first_pts_s or 0.0
         times = self.frame_times()
         if 0 < start < len(times):
             return max(0.0, offset + (times[start - 1] + times[start]) / 2)
@@ -341,10 +343,11 @@ class FFmpegSource(SourceBase):
     def command(self, start: int = 0, end: int | None = None, step: int = 1) -> list[str]:
         """The ffmpeg command line that decodes frames ``start:end:step`` to raw RGB on stdout."""
         cmd = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "warning"]
-        if start > 0:
+        seek = start > 0 and self.seekable
+        if seek:
             cmd += ["-ss", f"{self._seek_seconds(start):.6f}"]
         cmd += ["-i", self.path, "-map", f"0:{self.stream.index}", "-an", "-sn", "-dn"]
-        cmd += ["-vf", self.video_filter(step)]
+        cmd += ["-vf", self.video_filter(step, 0 if seek else start)]
         if end is not None:
             cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
         pix_fmt = "rgb48le" if self.info.dtype == np.uint16 else "rgb24"
@@ -353,13 +356,28 @@ class FFmpegSource(SourceBase):
         cmd += ["-fps_mode", "passthrough", "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
         return cmd
 
-    def video_filter(self, step: int = 1) -> str:
+    @property
+    def seekable(self) -> bool:
+        """False for containers without an index (MPEG-TS, MPEG-PS, raw H.264/HEVC streams).
+
+        ffmpeg seeks those by bisecting byte positions and can land a keyframe *after* the
+        target, so frames would be lost and mislabelled; they are decoded from the start and
+        ``select`` drops the frames before ``start`` instead.
+        """
+        names = set(self.media.container.split(","))
+        return not names & {"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"}
+
+    def video_filter(self, step: int = 1, skip: int = 0) -> str:
         """The ``-vf`` chain: drop frames for ``step``, then convert to RGB with the right colours.
 
         ``select`` comes first so that dropped frames are never colour-converted; ``n`` counts
-        frames after the seek, so frame ``start`` is ``n = 0`` and is kept.
+        frames after the seek, so frame ``start`` is ``n = 0`` and is kept. Without a seek,
+        ``skip`` frames are dropped first.
         """
-        chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []
+        if skip:
+            chain = [f"select=gte(n\\,{skip})*not(mod(n-{skip}\\,{step}))"]
+        else:
+            chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []
         return ",".join([*chain, self.filter_chain])
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
