@@ -195,9 +195,10 @@ def vfr_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     return path, frames, times
 
 
-def test_vfr_times_are_real(vfr_clip: tuple[Path, np.ndarray, list[float]]) -> None:
+@pytest.mark.parametrize("backend", ["ffmpeg", "opencv"])
+def test_vfr_times_are_real(vfr_clip: tuple[Path, np.ndarray, list[float]], backend: str) -> None:
     path, frames, times = vfr_clip
-    with open_source(path) as src:
+    with open_source(path, backend=backend) as src:
         real = frame_times(src)
         assert real is not None
         np.testing.assert_allclose(real[:39], times[:39], atol=1e-3)
@@ -217,10 +218,12 @@ def test_vfr_time_window_selects_the_frames_shown_then(
     # average rate would pick other frames.
     want = [k for k, t in enumerate(times) if 1.2 - 1e-6 <= t < 2.0 - 1e-6]
     assert want == list(range(25, 35))
-    result = cli(path, "--start", "1.2s", "--end", "2s", "-o", "vfr.png", "-q")
-    assert result.exit_code == 0, result.output
-    still = cv2.imread("vfr.png")[:, :, ::-1]
-    np.testing.assert_array_equal(still, frames[want].max(axis=0))
+    for backend in ("ffmpeg", "opencv"):
+        result = cli(path, "--start", "1.2s", "--end", "2s", "-o", "vfr.png", "-qy",
+                     "--backend", backend)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        still = cv2.imread("vfr.png")[:, :, ::-1]
+        np.testing.assert_array_equal(still, frames[want].max(axis=0))
 
 
 # --- bit depth ----------------------------------------------------------------------------------

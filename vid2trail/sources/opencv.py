@@ -8,14 +8,18 @@ OpenCV delivers 8-bit BGR; we convert to RGB into a reused buffer. Seeking uses
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
-from ..errors import DecodeError
+from ..errors import DecodeError, DecodeWarning
 from ..frames import Frame, SourceInfo
 from . import SourceBase
+from .ffmpeg import lost_frames_warning
+from .probe import is_variable_rate, packet_times, probe_media
 
 # ffmpeg-convention rotation (counter-clockwise display angle) -> the cv2.rotate that shows it.
 _ROTATE_CODES = {
@@ -44,6 +48,8 @@ class OpenCVSource(SourceBase):
         self.path = path
         self._auto = True
         self._rotate: int | None = None
+        self._times: list[float] | None = None
+        self._first_ms = 0.0
         if os.path.isdir(path):
             raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
         if os.path.getsize(path) == 0:
@@ -64,6 +70,7 @@ class OpenCVSource(SourceBase):
             self._rotate = _ROTATE_CODES.get(rotation) if not self._auto else None
             if self._rotate is not None:
                 first = cv2.rotate(first, self._rotate)
+            self._first_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
         finally:
             cap.release()
         codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ")
@@ -96,8 +103,34 @@ class OpenCVSource(SourceBase):
         self._auto = bool(cap.get(cv2.CAP_PROP_ORIENTATION_AUTO))
         return cap
 
+    def frame_times(self) -> list[float]:
+        """Real presentation times of the frames (seconds from the first), by one demux pass.
+
+        OpenCV cannot list them, so the bundled ffmpeg reads the packets of the file's default
+        video stream without decoding them; this also makes ``info.frame_count`` exact.
+        """
+        if self._times is None:
+            from .ffmpeg import ffmpeg_exe
+
+            exe = ffmpeg_exe()
+            media, _ = probe_media(self.path, exe)
+            raw = packet_times(self.path, exe, media.video_stream().index)
+            self._times = [t - raw[0] for t in raw] if raw else []
+            if self._times:
+                self.info = replace(
+                    self.info,
+                    frame_count=len(self._times),
+                    frame_count_exact=True,
+                    variable_fps=is_variable_rate(self._times),
+                )
+        return self._times
+
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
-        """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused."""
+        """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused.
+
+        ``Frame.time_s`` is the frame's own presentation time as OpenCV reports it. A file that
+        ends before its expected length issues a :class:`~vid2trail.errors.DecodeWarning`.
+        """
         if end is not None and end <= start:
             return
         cap = self._open()
@@ -107,11 +140,15 @@ class OpenCVSource(SourceBase):
         try:
             if start > 0:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, start)
-            index = start
+            index, delivered = start, 0
             while end is None or index < end:
                 ok, image = cap.read(bgr if self._rotate is None else None)
                 if not ok or image is None:
+                    lost = lost_frames_warning(self, start, end, step, delivered, [])
+                    if lost:
+                        warnings.warn(lost, DecodeWarning, stacklevel=2)
                     break
+                position_ms = cap.get(cv2.CAP_PROP_POS_MSEC)
                 if self._rotate is not None:
                     image = cv2.rotate(image, self._rotate)
                 if image.shape != rgb.shape:
@@ -120,7 +157,9 @@ class OpenCVSource(SourceBase):
                         f"not {self.info.width}x{self.info.height}; try --backend ffmpeg"
                     )
                 cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=rgb)
-                yield Frame(index, index / fps if fps else None, rgb)
+                time_s = (position_ms - self._first_ms) / 1000 if fps else None
+                yield Frame(index, time_s, rgb)
+                delivered += 1
                 for _ in range(step - 1):
                     index += 1
                     if (end is not None and index >= end) or not cap.grab():
