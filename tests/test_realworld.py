@@ -224,6 +224,9 @@ def test_vfr_time_window_selects_the_frames_shown_then(
         assert result.exit_code == 0, result.output
         still = cv2.imread("vfr.png")[:, :, ::-1]
         np.testing.assert_array_equal(still, frames[want].max(axis=0))
+    video = json.loads(cli("info", path, "--json").stdout)["video"]
+    assert (video["variable_fps"], video["frame_count"], video["frame_count_exact"]) == (
+        True, 41, True)  # fmt: skip
 
 
 # --- bit depth ----------------------------------------------------------------------------------
@@ -362,6 +365,10 @@ def test_stream_choice_with_a_generated_two_stream_clip(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == (f"Error: --stream 2: {both}: there is no video stream 2: the file "
                              "has 2 (--stream 0 to 1)\n")  # fmt: skip
+    result = cli(both, "--stream", "1", "-o", "second.png", "-q")
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(cv2.imread("second.png")[:, :, ::-1],
+                                  make_frames(6, 32, 24, seed=1).max(axis=0))  # fmt: skip
     with pytest.raises(UsageError, match="opencv backend reads only the first video stream"):
         open_source(both, backend="opencv", stream=1)
 

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from .color import linear_to_srgb, srgb_to_linear, to_output  # noqa: E402
 from .errors import (  # noqa: E402
     DecodeError,
+    DecodeWarning,
     EmptySelectionError,
     OutputError,
     SelectionPastEndError,
@@ -21,6 +22,7 @@ from .errors import (  # noqa: E402
     TimeParseError,
     UsageError,
     Vid2TrailError,
+    Vid2TrailWarning,
 )
 from .frames import Frame, SourceInfo  # noqa: E402
 from .pipeline import render, run_reducers, stack  # noqa: E402
@@ -32,6 +34,7 @@ from .writers import write_still  # noqa: E402
 __all__ = [
     "REDUCERS",
     "DecodeError",
+    "DecodeWarning",
     "EmptySelectionError",
     "Frame",
     "FrameRange",
@@ -44,6 +47,7 @@ __all__ = [
     "TimeParseError",
     "UsageError",
     "Vid2TrailError",
+    "Vid2TrailWarning",
     "Window",
     "__version__",
     "linear_to_srgb",
