@@ -104,7 +104,9 @@ def test_parse_media_phone_hdr() -> None:
     stream = parse_media(IPHONE_HDR_TEXT).video_stream()
     assert (stream.pix_fmt, stream.color_matrix, stream.color_primaries, stream.color_transfer) == (
         "yuv420p10le", "bt2020nc", "bt2020", "arib-std-b67")  # fmt: skip
-    assert stream.hdr == "HLG" and stream.dolby_vision
+    assert stream.hdr == "HLG" and stream.dolby_vision and stream.dolby_vision_profile == 8
+    profile5 = parse_media(IPHONE_HDR_TEXT.replace("profile: 8", "profile: 5")).video_stream()
+    assert color_filter(profile5, "rgb24")[1].startswith("Dolby Vision profile 5 has no")
     assert stream.rotation_deg == 270 and stream.display_size == (1080, 1920)
     assert (stream.fps, stream.tbr) == (29.83, 30.0)
     chain, note = color_filter(stream, "rgb24")

@@ -74,6 +74,7 @@ class StreamInfo:
     color_primaries: str = ""
     color_transfer: str = ""
     dolby_vision: bool = False
+    dolby_vision_profile: int | None = None
     hdr_metadata: tuple[str, ...] = ()
 
     @property
@@ -252,6 +253,8 @@ progressive), 640x360 [SAR 1:1 DAR 16:9], 631 kb/s, 25 fps, 25 tbr, 12800 tbn (d
                 current["hflip"] = "flip" in line.lower()
             elif "DOVI configuration record" in line or "Dolby Vision" in line:
                 current["dolby_vision"] = True
+                if profile := re.search(r"profile: (\d+)", line):
+                    current["dolby_vision_profile"] = int(profile.group(1))
             elif re.search(r"Mastering Display Metadata|Content Light Level", line):
                 current["hdr_metadata"] = (
                     *current.get("hdr_metadata", ()),  # type: ignore[misc]
@@ -412,6 +415,14 @@ def color_filter(stream: StreamInfo, out_pix_fmt: str, hdr: str = "tonemap") -> 
     """
     if not is_yuv(stream.pix_fmt):
         return f"format={out_pix_fmt}", ""
+    if stream.dolby_vision_profile == 5:
+        # Profile 5 codes IPTPQc2, not YUV: without the Dolby reshaping the picture is green and
+        # purple, and no filter in the bundled ffmpeg undoes it.
+        chain = f"scale=in_range=tv:out_range=pc,format={out_pix_fmt}"
+        return chain, (
+            "Dolby Vision profile 5 has no standard base layer: colours will be wrong; "
+            "export the clip from the phone as HDR10 or SDR first"
+        )
     matrix = default_matrix(stream)
     full = stream.color_range == "pc" or stream.pix_fmt.startswith("yuvj")
     in_range = "pc" if full else "tv"
