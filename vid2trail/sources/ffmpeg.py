@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageError
 from ..frames import Frame, SourceInfo
 from . import SourceBase
+from .damage import lost_frames_warning
 from .probe import color_filter, is_variable_rate, packet_times, probe_media
 
 #: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep the HDR signal as coded.
@@ -478,61 +479,3 @@ def count_frames(path: str) -> tuple[int, float]:
         return imageio_ffmpeg.count_frames_and_secs(path)
     except RuntimeError as exc:
         raise DecodeError(f"ffmpeg could not count the frames of {path}: {exc}") from exc
-
-
-# ffmpeg's words for data it could not use; any of them in the stderr of a decode means frames
-# may have been lost even when the count looks right.
-_DAMAGE_RE = re.compile(
-    r"error while decoding|invalid data|corrupt|truncat|partial file|missing|concealing|"
-    r"no frame|invalid nal|decode_slice|packet too small|end of file|co located",
-    re.IGNORECASE,
-)
-
-
-def _expected(info: SourceInfo, start: int, end: int | None, step: int) -> int:
-    total = info.frame_count or 0
-    stop = total if end is None else min(end, total)
-    return max(0, -(-(stop - start) // step))
-
-
-def lost_frames_warning(
-    source: FFmpegSource, start: int, end: int | None, step: int, delivered: int, errors: list[str]
-) -> str | None:
-    """The one-line warning for a decode that delivered fewer frames than the file promises.
-
-    None when nothing was lost: the count is as expected (within the one-frame slack of an
-    estimated count) and ffmpeg reported no damage.
-    """
-    info = source.info
-    damaged = [line for line in errors if _DAMAGE_RE.search(line)]
-    if not damaged and not info.frame_count_exact and delivered < _expected(info, start, end, step):
-        # The estimate (container duration x fps) counts a longer audio track too: ask the
-        # file's own index before crying wolf (one demux pass).
-        source.frame_times()
-        info = source.info
-    total = info.frame_count
-    if total is None:
-        return None
-    expected = _expected(info, start, end, step)
-    slack = 0 if info.frame_count_exact else 1
-    missing = expected - delivered
-    if missing <= slack and not damaged:
-        return None
-    last = start + (delivered - 1) * step
-    times = source._times
-    if delivered and times is not None and last < len(times):
-        where = f"decoding ended at frame {last} ({times[last]:.2f} s)"
-    elif delivered and info.fps:
-        where = f"decoding ended at frame {last} (about {last / info.fps:.2f} s)"
-    else:
-        where = "no frame decoded"
-    approx = "" if info.frame_count_exact else "about "
-    if missing > 0:
-        lost = f"{approx}{missing} of {expected} expected frames lost"
-    else:
-        lost = "some frames are damaged"
-    detail = f" (ffmpeg: {damaged[-1].strip()[:120]})" if damaged else ""
-    return (
-        f"{info.path}: {where}; {lost}{detail}; the file may be truncated or corrupt, "
-        "the frames that decoded were used"
-    )

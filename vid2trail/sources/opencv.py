@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import DecodeError, DecodeWarning
 from ..frames import Frame, SourceInfo
 from . import SourceBase
-from .ffmpeg import lost_frames_warning
+from .damage import lost_frames_warning
 from .probe import is_variable_rate, packet_times, probe_media
 
 # ffmpeg-convention rotation (counter-clockwise display angle) -> the cv2.rotate that shows it.

@@ -1,0 +1,89 @@
+"""Accounting for broken input: how many frames a truncated or corrupt file lost, and where.
+
+Both video backends call :func:`lost_frames_warning` when decoding ends on its own; the message
+becomes a :class:`~vid2trail.errors.DecodeWarning`, one line in the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..frames import SourceInfo
+
+# ffmpeg's words for data it could not use; any of them in the stderr of a decode means frames
+# may have been lost even when the count looks right.
+_DAMAGE_RE = re.compile(
+    r"error while decoding|invalid data|corrupt|truncat|partial file|missing|concealing|"
+    r"no frame|invalid nal|decode_slice|packet too small|end of file|co located",
+    re.IGNORECASE,
+)
+
+
+def _expected(info: SourceInfo, start: int, end: int | None, step: int) -> int:
+    total = info.frame_count or 0
+    stop = total if end is None else min(end, total)
+    return max(0, -(-(stop - start) // step))
+
+
+def lost_frames_warning(
+    source: Any, start: int, end: int | None, step: int, delivered: int, errors: list[str]
+) -> str | None:
+    """The one-line warning for a decode that delivered fewer frames than the file promises.
+
+    None when nothing was lost: the count is as expected (within the one-frame slack of an
+    estimated count) and ffmpeg reported no damage.
+
+    Parameters
+    ----------
+    source : FFmpegSource or OpenCVSource
+        Gives ``info``, the cached frame times ``_times``, and ``frame_times()``.
+    start, end, step : int
+        The range that was asked for.
+    delivered : int
+        Frames actually decoded.
+    errors : list of str
+        The decoder's last stderr lines (empty where the decoder does not report them).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> import numpy as np
+    >>> info = SourceInfo("a.mkv", 8, 8, 3, np.dtype(np.uint8), 25.0, 1.6, 40, True)
+    >>> src = SimpleNamespace(info=info, _times=None)
+    >>> lost_frames_warning(src, 0, None, 1, 24, []).split("; ")[:2]
+    ['a.mkv: decoding ended at frame 23 (about 0.92 s)', '16 of 40 expected frames lost']
+    """
+    info = source.info
+    damaged = [line for line in errors if _DAMAGE_RE.search(line)]
+    if not damaged and not info.frame_count_exact and delivered < _expected(info, start, end, step):
+        # The estimate (container duration x fps) counts a longer audio track too: ask the
+        # file's own index before crying wolf (one demux pass).
+        source.frame_times()
+        info = source.info
+    total = info.frame_count
+    if total is None:
+        return None
+    expected = _expected(info, start, end, step)
+    slack = 0 if info.frame_count_exact else 1
+    missing = expected - delivered
+    if missing <= slack and not damaged:
+        return None
+    last = start + (delivered - 1) * step
+    times = getattr(source, "_times", None)
+    if delivered and times is not None and last < len(times):
+        where = f"decoding ended at frame {last} ({times[last]:.2f} s)"
+    elif delivered and info.fps:
+        where = f"decoding ended at frame {last} (about {last / info.fps:.2f} s)"
+    else:
+        where = "no frame decoded"
+    approx = "" if info.frame_count_exact else "about "
+    if missing > 0:
+        lost = f"{approx}{missing} of {expected} expected frames lost"
+    else:
+        lost = "some frames are damaged"
+    detail = f" (ffmpeg: {damaged[-1].strip()[:120]})" if damaged else ""
+    return (
+        f"{info.path}: {where}; {lost}{detail}; the file may be truncated or corrupt, "
+        "the frames that decoded were used"
+    )
