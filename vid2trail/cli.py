@@ -32,11 +32,22 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from . import __version__
+from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, build_filter
 from .color import DEFAULT_NORMALIZE, parse_normalize
 from .errors import UsageError, Vid2TrailError
 from .info import describe, format_report
-from .pipeline import ProgressCallback, render, resolve_windows, run_reducers
+from .pipeline import (
+    ProgressCallback,
+    decode_plan,
+    parse_reject,
+    render,
+    resolve_windows,
+    run_reducers,
+    with_auto_window,
+)
 from .reducers import REDUCERS, make_reducer
+from .scan import SCAN_WIDTH, THUMBNAILS, scan
+from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
 from .select import Window, parse_position
 from .sources import VIDEO_BACKENDS, open_source
 from .writers import check_output, output_dtype, write_still
@@ -163,7 +174,8 @@ _NORMALIZE_DEFAULTS = ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items(
         "Positions: a frame number (120) or a time (90s, 4.5s, 2:00, 1:02:03.5). "
         f"{_HALF_OPEN} Exit codes: 0 done, 1 input or output problem, 2 bad option value, "
         "130 interrupted. See also: vid2trail info INPUT (streams, rotation, frame rate, "
-        "frame count, bit depth, colour, HDR)."
+        "frame count, bit depth, colour, HDR); vid2trail scan INPUT (plot the brightness of "
+        "every frame, choose the night, find the flashes)."
     ),
 )
 @reports_errors
@@ -187,13 +199,17 @@ def stack_command(
     start: Annotated[
         str | None,
         typer.Option(
-            metavar="POS", help="First frame to stack (frame number or time). Default: the first."
+            metavar="POS",
+            help="First frame to stack (frame number or time), or auto: the night a quick scan "
+            "finds (its end too, unless --end is given). Default: the first.",
         ),
     ] = None,
     end: Annotated[
         str | None,
         typer.Option(
-            metavar="POS", help="Stop before this frame (frame number or time). Default: the end."
+            metavar="POS",
+            help="Stop before this frame (frame number or time), or auto (the night's end). "
+            "Default: the end.",
         ),
     ] = None,
     step: Annotated[
@@ -203,8 +219,31 @@ def stack_command(
         list[str] | None,
         typer.Option(
             metavar="A:B",
-            help="START:END window; repeat for several stills from one decoding pass, each "
-            "named after its frames (iss-max-120-900.png).",
+            help="START:END window, or auto (the night); repeat for several stills from one "
+            "decoding pass, each named after its frames (iss-max-120-900.png).",
+        ),
+    ] = None,
+    reject: Annotated[
+        str,
+        typer.Option(
+            metavar="auto|none",
+            help=f"auto: drop flash frames (lightning, headlights) brighter than the running "
+            f"median of the previous {REJECT_HISTORY} frames + {DEFAULT_REJECT_K:g} x MAD.",
+        ),
+    ] = "none",
+    reject_above: Annotated[
+        float | None,
+        typer.Option(
+            metavar="K",
+            help=f"Like --reject auto with K instead of {DEFAULT_REJECT_K:g}: lower rejects more.",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="LIST",
+            help="Frames to drop: numbers or times, ranges inclusive, e.g. 300-320,1200 or "
+            "1:05-1:10; repeatable.",
         ),
     ] = None,
     normalize: Annotated[
@@ -263,26 +302,42 @@ def stack_command(
         raise UsageError(f"--bit-depth {bit_depth}: use 8 or 16")
     if window and (start is not None or end is not None):
         raise UsageError("--window cannot be combined with --start/--end: put them in --window")
+    if reject not in ("auto", "none"):
+        raise UsageError(f"--reject {reject!r}: use auto or none (or --reject-above K)")
+    reject_k = parse_reject(reject_above if reject_above is not None else reject)
     windows = (
-        [Window.parse(text) for text in window]
+        [None if text.strip() == "auto" else Window.parse(text) for text in window]
         if window
         else [
             Window(
-                parse_position(start, "--start") if start is not None else None,
-                parse_position(end, "--end") if end is not None else None,
+                parse_position(start, "--start") if start not in (None, "auto") else None,
+                parse_position(end, "--end") if end not in (None, "auto") else None,
             )
         ]
     )
+    auto = "auto" in (start, end) or None in windows
     with open_source(input_path, backend=backend, stream=stream, hdr=hdr) as source:
         for note in source.info.notes:
             typer.echo(f"Note: {input_path}: {note}", err=True)
-        ranges = resolve_windows(windows, source, step)
-        outputs = _output_paths(input_path, output, mode, ranges if window else None)
         inputs = tuple(getattr(source, "files", [input_path]))
+        if auto and not window:  # the name does not depend on the window: check it first
+            check_output(_output_paths(input_path, output, mode, None)[0], bit_depth=bit_depth,
+                         overwrite=overwrite, inputs=inputs)  # fmt: skip
+        if auto:
+            base = Window() if window else windows[0]
+            with progress_bar(not quiet, "Scanning") as progress:
+                night, description = with_auto_window(source, base, progress)  # type: ignore[arg-type]
+            typer.echo(description, err=True)
+            windows = [night if w is None or not window else w for w in windows]
+        ranges = resolve_windows([w for w in windows if w is not None], source, step)
+        outputs = _output_paths(input_path, output, mode, ranges if window else None)
         for out in outputs:
             check_output(out, bit_depth=bit_depth, overwrite=overwrite, inputs=inputs)
+        keep = build_filter(source, decode_plan(ranges), reject_k=reject_k, exclude=exclude or ())
         with progress_bar(not quiet, "Stacking") as progress:
-            reducers = run_reducers(source, ranges, mode, progress)
+            reducers = run_reducers(source, ranges, mode, progress, keep)
+    for line in keep.report() if keep is not None else []:
+        typer.echo(line, err=True)
     for out, reducer in zip(outputs, reducers, strict=True):
         image = render(reducer, out_dtype=output_dtype(bit_depth), normalize=normalize, gain=gain)
         typer.echo(str(write_still(out, image, quality=quality)))
@@ -316,6 +371,80 @@ def _output_paths(
     if len(set(paths)) != len(paths):
         raise UsageError("two --window values name the same frames: give each window once")
     return paths
+
+
+@app.command(
+    "scan",
+    epilog=(
+        "Brightness is the mean luma Y' of each frame (BT.709 weights on the gamma-encoded "
+        "values, 0 black, 1 white). The summary and the suggested command go to stderr, the "
+        "picture's path to stdout; with --json, stdout is the JSON alone. Exit codes: 0 done, "
+        "1 input or output problem, 2 bad option value, 130 interrupted."
+    ),
+)
+@reports_errors
+def scan_command(
+    input_path: Annotated[
+        str, typer.Argument(metavar="INPUT", help="Video file, folder of images, or quoted glob.")
+    ],
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="PATH",
+            help="Picture to write: .png, .jpg, .svg or .pdf. Default: <input-stem>-scan.png "
+            "(with --json: no picture unless -o is given).",
+        ),
+    ] = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the per-frame table and the decisions as JSON.")
+    ] = False,
+    reject_above: Annotated[
+        float,
+        typer.Option(
+            metavar="K", help="Mark frames brighter than the running median + K x MAD as flashes."
+        ),
+    ] = DEFAULT_REJECT_K,
+    scan_width: Annotated[
+        int,
+        typer.Option(metavar="PX", help="Width the frames are measured at.", min=16, max=4096),
+    ] = SCAN_WIDTH,
+    size: Annotated[
+        str, typer.Option(metavar="WxH", help="Picture size in pixels.")
+    ] = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}",
+    backend: Annotated[
+        str,
+        typer.Option(
+            metavar="NAME", help=f"Video decoder: auto (= ffmpeg), {', '.join(VIDEO_BACKENDS)}."
+        ),
+    ] = "auto",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", "-y", help="Replace an existing picture.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Scan INPUT in one quick pass: plot its brightness, choose the night, find the flashes."""
+    reject_k = parse_reject(reject_above)
+    pixels = parse_size(size)
+    picture = None
+    if output is not None or not json_out:
+        picture = check_picture_path(output or f"{default_stem(input_path)}-scan.png",
+                                     overwrite=overwrite)  # fmt: skip
+        require_matplotlib()
+    with progress_bar(not quiet, "Scanning") as progress:
+        result = scan(input_path, reject_k=reject_k, width=scan_width, backend=backend,
+                      thumbnails=THUMBNAILS if picture else 0, progress=progress)  # fmt: skip
+    if picture is not None:
+        draw_scan(result, picture, size=pixels, title=default_stem(input_path))
+    for line in result.summary(input_path):
+        typer.echo(line, err=True)
+    if json_out:
+        if picture is not None:
+            typer.echo(f"Wrote {picture}", err=True)
+        typer.echo(json.dumps(result.to_dict(input_path), indent=1))
+    elif picture is not None:
+        typer.echo(str(picture))
 
 
 def _version(value: bool) -> None:

@@ -12,11 +12,19 @@ from math import gcd
 
 import numpy as np
 
+from .choose import DEFAULT_REJECT_K, build_filter
 from .color import DEFAULT_NORMALIZE, to_output
-from .errors import SelectionPastEndError, UsageError
-from .frames import SourceInfo
+from .errors import EmptySelectionError, SelectionPastEndError, UsageError
+from .frames import Frame, SourceInfo
 from .reducers import Reducer, make_reducer
-from .select import FrameRange, Window, parse_position, past_end_error, resolve_window
+from .select import (
+    FrameRange,
+    Position,
+    Window,
+    parse_position,
+    past_end_error,
+    resolve_window,
+)
 from .sources import SourceBase, frame_times, open_source
 
 #: ``progress(frames_done, frames_total_or_None)``, called after every frame.
@@ -60,6 +68,7 @@ def run_reducers(
     ranges: Sequence[FrameRange],
     modes: Sequence[str] | str,
     progress: ProgressCallback | None = None,
+    keep: Callable[[Frame], bool] | None = None,
 ) -> list[Reducer]:
     """Decode once and feed every window's reducer.
 
@@ -73,6 +82,10 @@ def run_reducers(
         The mode of every window's reducer (one name applies to all).
     progress : callable, optional
         ``progress(done, total)`` after every decoded frame.
+    keep : callable, optional
+        ``keep(frame)`` is asked once per decoded frame, in frame order, before the frame is
+        reduced; False drops it from every window (``--exclude``, ``--reject``:
+        :class:`vid2trail.choose.FrameFilter`, whose flash test depends on that order).
 
     Returns
     -------
@@ -83,6 +96,8 @@ def run_reducers(
     ------
     SelectionPastEndError
         When a window received no frame because it starts after the end of the input.
+    EmptySelectionError
+        When ``keep`` dropped every frame of a window.
 
     Examples
     --------
@@ -97,8 +112,11 @@ def run_reducers(
     pairs = list(zip(ranges, reducers, strict=True))
     single = len(pairs) == 1
     done = 0
+    dropped: list[int] = []
     for frame in source.frames(plan.start, plan.end, plan.step):
-        if single:
+        if keep is not None and not keep(frame):
+            dropped.append(frame.index)
+        elif single:
             reducers[0].update(frame.pixels)
         else:
             for frame_range, reducer in pairs:
@@ -108,9 +126,54 @@ def run_reducers(
         if progress is not None:
             progress(done, max(total, done) if total is not None else None)
     for frame_range, reducer in pairs:
+        if reducer.count == 0 and any(frame_range.contains(i) for i in dropped):
+            raise EmptySelectionError(
+                f"every selected frame ({frame_range.label()}) was excluded or rejected as a "
+                "flash: exclude fewer frames, or raise --reject-above"
+            )
         if reducer.count == 0:
             raise _past_end(source, frame_range)
     return reducers
+
+
+def parse_reject(value: float | str | None) -> float | None:
+    """``K`` for flash rejection from ``"auto"``, ``"none"``, a number, or None (off).
+
+    Examples
+    --------
+    >>> parse_reject("auto"), parse_reject("3.5"), parse_reject(None), parse_reject("none")
+    (5.0, 3.5, None, None)
+    """
+    if value is None or value == "none":
+        return None
+    if value == "auto":
+        return DEFAULT_REJECT_K
+    try:
+        k = float(value)
+    except ValueError:
+        raise UsageError(
+            f"--reject {value!r}: use auto, none, or a number K (reject above median + K x MAD)"
+        ) from None
+    if not k > 0 or k != k or k == float("inf"):
+        raise UsageError(f"--reject-above {value}: K must be a number above 0 (5 is a good start)")
+    return k
+
+
+def with_auto_window(
+    source: SourceBase, window: Window, progress: ProgressCallback | None = None
+) -> tuple[Window, str]:
+    """Fill the unset ends of ``window`` with the night a quick scan of ``source`` finds.
+
+    Returns the window and a one-line description of the choice for the user.
+    """
+    from .scan import auto_window
+
+    start, end, description = auto_window(source, progress)
+    chosen = Window(
+        window.start or Position(frame=start, text=str(start)),
+        window.end or Position(frame=end, text=str(end)),
+    )
+    return chosen, description
 
 
 def _past_end(source: SourceBase, frame_range: FrameRange) -> SelectionPastEndError:
@@ -176,6 +239,8 @@ def stack(
     progress: ProgressCallback | None = None,
     stream: int | None = None,
     hdr: str = "tonemap",
+    reject: float | str | None = None,
+    exclude: Sequence[str] | str = (),
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -188,6 +253,8 @@ def stack(
         ``sum`` adds light (normalized to ``p99.5`` by default).
     start, end : int or str, optional
         Frame number (``120``) or time (``"90s"``, ``"2:00"``); half-open ``start <= f < end``.
+        ``"auto"`` (either) stacks the night a quick scan finds
+        (:func:`vid2trail.choose.choose_night`); a value given for the other end wins.
     step : int
         Keep every ``step``-th frame.
     normalize : str, optional
@@ -205,6 +272,10 @@ def stack(
         Video stream number (counting video streams from 0); default: the file's default.
     hdr : {"tonemap", "keep"}
         HDR video: tone-map to SDR BT.709 (default) or keep the signal as coded.
+    reject : float or "auto", optional
+        Drop flash frames brighter than the running median + K x MAD (``"auto"``: K = 5).
+    exclude : str or sequence of str
+        Frames to drop, e.g. ``"300-320,1200"`` (inclusive ranges; times allowed).
 
     Returns
     -------
@@ -220,13 +291,19 @@ def stack(
     """
     if isinstance(step, bool) or not isinstance(step, int):
         raise UsageError(f"step {step!r} must be a whole number of frames")
+    auto = "auto" in (start, end)
     window = Window(
-        parse_position(str(start), "start") if start is not None else None,
-        parse_position(str(end), "end") if end is not None else None,
+        parse_position(str(start), "start") if start not in (None, "auto") else None,
+        parse_position(str(end), "end") if end not in (None, "auto") else None,
     )
     make_reducer(mode)
+    reject_k = parse_reject(reject)
+    excludes = [exclude] if isinstance(exclude, str) else list(exclude)
     with open_source(path, backend=backend, stream=stream, hdr=hdr) as source:
+        if auto:
+            window = with_auto_window(source, window)[0]
         [frame_range] = resolve_windows([window], source, step)
-        [reducer] = run_reducers(source, [frame_range], mode, progress)
+        keep = build_filter(source, frame_range, reject_k=reject_k, exclude=excludes)
+        [reducer] = run_reducers(source, [frame_range], mode, progress, keep)
         out = source.info.dtype if dtype is None else dtype
         return render(reducer, out_dtype=out, normalize=normalize, gain=gain)

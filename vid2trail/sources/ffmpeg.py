@@ -9,6 +9,7 @@ the RGB conversion, and ``-frames:v`` stops at the end of the window.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import subprocess
@@ -223,6 +224,7 @@ class FFmpegSource(SourceBase):
         if hdr not in HDR_MODES:
             raise UsageError(f"--hdr {hdr!r}: choose one of {', '.join(HDR_MODES)}")
         self.last_warnings: list[str] = []
+        self.scale: tuple[int, int] | None = None
         self._times: list[float] | None = None
         self.media, media_text = probe_media(path, self.exe)
         try:
@@ -297,6 +299,16 @@ class FFmpegSource(SourceBase):
     def count_frames(self) -> tuple[int, float]:
         """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
         return count_frames(self.path)
+
+    def downscaled(self, width: int) -> FFmpegSource:
+        """This video decoded at most ``width`` pixels wide: ffmpeg scales (area average) before
+        the pipe, so a quick look costs the decode and little else. Never scales up."""
+        small = copy.copy(self)
+        w = min(int(width), self.info.width)
+        h = max(1, round(self.info.height * w / self.info.width))
+        small.scale = (w, h)
+        small.info = replace(self.info, width=w, height=h)
+        return small
 
     def _probe(self) -> ProbeResult:
         cmd = [
@@ -379,7 +391,9 @@ class FFmpegSource(SourceBase):
             chain = [f"select=gte(n\\,{skip})*not(mod(n-{skip}\\,{step}))"]
         else:
             chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []
-        return ",".join([*chain, self.filter_chain])
+        # downscaled(): shrink (area average) after the conversion to RGB.
+        shrink = ["scale={}:{}:flags=area".format(*self.scale)] if self.scale else []
+        return ",".join([*chain, self.filter_chain, *shrink])
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused.
