@@ -288,7 +288,7 @@ def test_help_lists_the_new_options() -> None:
     for option in ("--reject", "--reject-above", "--exclude", "or auto"):
         assert option in text
     text = " ".join(invoke("scan", "--help").output.split())
-    for option in ("--output", "--json", "--reject-above", "--scan-width", "--size"):
+    for option in ("--output", "--json", "--reject-above", "--scan-width", "--size", "--stream"):
         assert option in text
 
 

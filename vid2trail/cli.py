@@ -410,6 +410,10 @@ def scan_command(
         int,
         typer.Option(metavar="PX", help="Width the frames are measured at.", min=16, max=4096),
     ] = SCAN_WIDTH,
+    stream: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="Video stream to scan, counting video streams from 0."),
+    ] = None,
     size: Annotated[
         str, typer.Option(metavar="WxH", help="Picture size in pixels.")
     ] = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}",
@@ -434,7 +438,8 @@ def scan_command(
         require_matplotlib()
     with progress_bar(not quiet, "Scanning") as progress:
         result = scan(input_path, reject_k=reject_k, width=scan_width, backend=backend,
-                      thumbnails=THUMBNAILS if picture else 0, progress=progress)  # fmt: skip
+                      stream=stream, thumbnails=THUMBNAILS if picture else 0,
+                      progress=progress)  # fmt: skip
     if picture is not None:
         draw_scan(result, picture, size=pixels, title=default_stem(input_path))
     for line in result.summary(input_path):

@@ -175,6 +175,7 @@ class ScanResult:
     night: NightChoice
     reject_k: float
     rejected: np.ndarray
+    stream: int | None = None
 
     @property
     def start(self) -> int:
@@ -200,6 +201,8 @@ class ScanResult:
         'vid2trail iss.mp4 --start 212 --end 1730 --reject auto'
         """
         parts = ["vid2trail", shlex.quote(input_text or self.table.info.path)]
+        if self.stream is not None:
+            parts += ["--stream", str(self.stream)]
         if self.start > 0:
             parts += ["--start", str(self.start)]
         if self.end < int(self.table.index[-1]) + 1:
@@ -304,6 +307,7 @@ def scan(
     width: int = SCAN_WIDTH,
     thumbnails: int = THUMBNAILS,
     backend: str = "auto",
+    stream: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> ScanResult:
     """Measure a video, folder or glob in one small pass and decide what to stack.
@@ -314,9 +318,11 @@ def scan(
     >>> result.suggested_command()  # doctest: +SKIP
     'vid2trail iss.mp4 --start 212 --end 1730 --reject auto'
     """
-    with open_source(path, backend=backend) as source:
+    with open_source(path, backend=backend, stream=stream) as source:
         table = measure(source, width=width, thumbnails=thumbnails, progress=progress)
-    return decide(table, reject_k)
+    result = decide(table, reject_k)
+    result.stream = stream
+    return result
 
 
 def auto_window(
