@@ -391,9 +391,9 @@ class FFmpegSource(SourceBase):
             chain = [f"select=gte(n\\,{skip})*not(mod(n-{skip}\\,{step}))"]
         else:
             chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []
-        # downscaled(): shrink (area average) after the conversion to RGB.
-        shrink = ["scale={}:{}:flags=area".format(*self.scale)] if self.scale else []
-        return ",".join([*chain, self.filter_chain, *shrink])
+        if self.scale:  # downscaled(): shrink (area average) first, so the rest works on less
+            chain.append("scale={}:{}:flags=area".format(*self.scale))
+        return ",".join([*chain, self.filter_chain])
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused.
