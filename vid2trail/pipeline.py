@@ -165,6 +165,13 @@ def with_auto_window(
     """Fill the unset ends of ``window`` with the night a quick scan of ``source`` finds.
 
     Returns the window and a one-line description of the choice for the user.
+
+    Examples
+    --------
+    >>> with open_source("dusk-to-dawn.mp4") as src:  # doctest: +SKIP
+    ...     window, text = with_auto_window(src, Window())
+    >>> (window.start.frame, window.end.frame)  # doctest: +SKIP
+    (104, 617)
     """
     from .scan import auto_window
 

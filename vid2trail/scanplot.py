@@ -66,7 +66,12 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def require_matplotlib() -> None:
-    """Raise :class:`MissingDependencyError` now, before a long pass, if matplotlib is missing."""
+    """Raise :class:`MissingDependencyError` now, before a long pass, if matplotlib is missing.
+
+    Examples
+    --------
+    >>> require_matplotlib()  # doctest: +SKIP
+    """
     _pyplot()
 
 
