@@ -10,13 +10,13 @@ from vid2trail.choose import (
     FlashRejector,
     FrameFilter,
     build_filter,
-    choose_night,
     flag_flashes,
     frame_brightness,
     parse_exclude,
 )
 from vid2trail.errors import EmptySelectionError, UsageError
 from vid2trail.frames import SourceInfo
+from vid2trail.night import choose_night
 from vid2trail.pipeline import decode_plan, parse_reject, run_reducers
 from vid2trail.select import FrameRange
 

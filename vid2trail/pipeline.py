@@ -261,7 +261,7 @@ def stack(
     start, end : int or str, optional
         Frame number (``120``) or time (``"90s"``, ``"2:00"``); half-open ``start <= f < end``.
         ``"auto"`` (either) stacks the night a quick scan finds
-        (:func:`vid2trail.choose.choose_night`); a value given for the other end wins.
+        (:func:`vid2trail.night.choose_night`); a value given for the other end wins.
     step : int
         Keep every ``step``-th frame.
     normalize : str, optional

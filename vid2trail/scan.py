@@ -10,7 +10,7 @@ before the pipe, so the cost is the decode itself) and measures, per frame, on l
 - ``white``: fraction of pixels with luma at or above :data:`WHITE_LEVEL` (burnt-out areas);
 - ``change``: mean absolute luma difference from the previous frame (a bumped camera, a cut).
 
-:func:`scan` adds the decisions: the night window (:func:`vid2trail.choose.choose_night`) and the
+:func:`scan` adds the decisions: the night window (:func:`vid2trail.night.choose_night`) and the
 frames ``--reject auto`` would drop inside it, judged exactly as the stack judges them.
 """
 
@@ -27,14 +27,13 @@ import numpy as np
 from .choose import (
     DEFAULT_REJECT_K,
     REJECT_HISTORY,
-    NightChoice,
-    choose_night,
     flag_flashes,
     frame_brightness,
     luma,
 )
 from .errors import SourceError
 from .frames import Frame, SourceInfo
+from .night import NightChoice, choose_night
 from .sources import SourceBase, open_source
 
 #: Width in pixels of the frames the scan measures.
