@@ -125,13 +125,14 @@ def errors_of(result) -> list[str]:
         (
             ["{clip}", "--mode", "brightest"],
             2,
-            "Error: unknown --mode 'brightest': choose one of max, min, mean, sum",
+            "Error: unknown --mode 'brightest': choose one of max, min, mean, sum, sigma, "
+            "winsor, median, maxmean",
         ),
         (
             ["{clip}", "-o", "out.gif"],
             2,
-            "Error: cannot write out.gif: unsupported extension '.gif'; use .jpeg, .jpg, .npy, "
-            ".png, .tif or .tiff",
+            "Error: cannot write out.gif: unsupported extension '.gif'; use .fit, .fits, .fts, "
+            ".jpeg, .jpg, .npy, .png, .tif or .tiff",
         ),
         (
             ["{clip}", "-o", "missing/out.png"],
@@ -260,8 +261,8 @@ def test_interrupt_while_decoding(lossless_clip: Path, monkeypatch: pytest.Monke
     real = pipeline.make_reducer
 
     class Stop:
-        def __init__(self, mode: str) -> None:
-            self.inner = real(mode)
+        def __init__(self, mode: str, **params: object) -> None:
+            self.inner = real(mode, **params)
             self.name, self.linear, self.count = self.inner.name, self.inner.linear, 0
 
         def update(self, pixels: np.ndarray) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .calibrate import Calibration, load_dark  # noqa: E402
 from .color import linear_to_srgb, srgb_to_linear, to_output  # noqa: E402
 from .errors import (  # noqa: E402
     DecodeError,
     DecodeWarning,
+    DiskSpaceError,
     EmptySelectionError,
     OutputError,
     SelectionPastEndError,
@@ -25,16 +27,18 @@ from .errors import (  # noqa: E402
     Vid2TrailWarning,
 )
 from .frames import Frame, SourceInfo  # noqa: E402
-from .pipeline import render, run_reducers, stack  # noqa: E402
+from .pipeline import provenance, render, run_reducers, stack  # noqa: E402
 from .reducers import REDUCERS, Reducer, make_reducer  # noqa: E402
 from .select import FrameRange, Window, parse_position, resolve_window  # noqa: E402
 from .sources import open_source  # noqa: E402
-from .writers import write_still  # noqa: E402
+from .writers import write_sidecar, write_still  # noqa: E402
 
 __all__ = [
     "REDUCERS",
+    "Calibration",
     "DecodeError",
     "DecodeWarning",
+    "DiskSpaceError",
     "EmptySelectionError",
     "Frame",
     "FrameRange",
@@ -51,14 +55,17 @@ __all__ = [
     "Window",
     "__version__",
     "linear_to_srgb",
+    "load_dark",
     "make_reducer",
     "open_source",
     "parse_position",
+    "provenance",
     "render",
     "resolve_window",
     "run_reducers",
     "srgb_to_linear",
     "stack",
     "to_output",
+    "write_sidecar",
     "write_still",
 ]

@@ -36,10 +36,14 @@ from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, build_filter
 from .color import DEFAULT_NORMALIZE, parse_normalize
 from .errors import UsageError, Vid2TrailError
 from .info import describe, format_report
+from .median import parse_size as parse_memory
 from .pipeline import (
     ProgressCallback,
+    argmax_image,
     decode_plan,
+    make_calibration,
     parse_reject,
+    provenance,
     render,
     resolve_windows,
     run_reducers,
@@ -50,7 +54,14 @@ from .scan import SCAN_WIDTH, THUMBNAILS, scan
 from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
 from .select import Window, parse_position
 from .sources import VIDEO_BACKENDS, open_source
-from .writers import check_output, output_dtype, write_still
+from .writers import (
+    check_output,
+    check_sidecar,
+    default_bit_depth,
+    output_dtype,
+    write_sidecar,
+    write_still,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,8 +123,9 @@ def warnings_to_stderr() -> Iterator[None]:
         try:
             yield
         finally:
-            for record in caught:
-                typer.echo(f"Warning: {record.message}", err=True)
+            # Multi-pass modes decode the input again: say each thing once.
+            for text in dict.fromkeys(str(record.message) for record in caught):
+                typer.echo(f"Warning: {text}", err=True)
 
 
 class _FramesPerSecond(ProgressColumn):
@@ -165,7 +177,9 @@ def default_stem(input_path: str) -> str:
 
 _HALF_OPEN = "The window is half-open: start <= frame < end, like Python slicing and ffmpeg's -to."
 _MODES = ", ".join(REDUCERS)
-_NORMALIZE_DEFAULTS = ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items())
+_NORMALIZE_DEFAULTS = (
+    ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items() if n != "none") + ", others: none"
+)
 
 
 @app.command(
@@ -189,13 +203,61 @@ def stack_command(
             "--output",
             "-o",
             metavar="PATH",
-            help="Still to write: .png, .jpg, .tif or .npy. Default: <input-stem>-<mode>.png "
-            "in the current folder.",
+            help="Still to write: .png, .jpg, .tif, .fits or .npy. Default: "
+            "<input-stem>-<mode>.png in the current folder.",
         ),
     ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", "-m", metavar="MODE", help=f"How frames combine: {_MODES}.")
+        str,
+        typer.Option(
+            "--mode",
+            "-m",
+            metavar="MODE",
+            help=f"How frames combine: {_MODES}. sigma and winsor reject or clamp outliers "
+            "(planes, satellites) in 1 + --iterations decoding passes; median is exact, holding "
+            "frames in --memory and caching the rest on disk; maxmean averages --buffers max "
+            "stacks to quiet a noisy sky (for stars that stay --buffers frames on a pixel).",
+        ),
     ] = "max",
+    kappa: Annotated[
+        float,
+        typer.Option(
+            metavar="K", help="sigma/winsor: reject samples beyond K standard deviations."
+        ),
+    ] = 3.0,
+    iterations: Annotated[
+        int,
+        typer.Option(metavar="N", help="sigma/winsor: rejection passes after the statistics pass."),
+    ] = 1,
+    buffers: Annotated[
+        int,
+        typer.Option(metavar="K", help="maxmean: max stacks fed round-robin, then averaged."),
+    ] = 4,
+    memory: Annotated[
+        str,
+        typer.Option(
+            metavar="SIZE",
+            help="median: memory for frames (2GB, 500MB, 1GiB). Beyond it frames are cached "
+            "in the temporary folder (TMPDIR), which needs frames x width x height x channels "
+            "x bytes per sample free (4K 8-bit RGB: 25 MB a frame); the cache is deleted after.",
+        ),
+    ] = "2GB",
+    dark: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH",
+            help="Master dark subtracted from every frame in linear light (clipped at 0): one "
+            "image, .npy or .fits, or a folder, glob or video of darks (their median).",
+        ),
+    ] = None,
+    hot_pixels: Annotated[
+        str,
+        typer.Option(
+            metavar="off|auto",
+            help="auto: find pixels bright in every frame (temporal minimum vs 3x3 median) and "
+            "replace them by their neighbours' median before stacking.",
+        ),
+    ] = "off",
     start: Annotated[
         str | None,
         typer.Option(
@@ -259,11 +321,13 @@ def stack_command(
         typer.Option(metavar="X", help="Multiply the light before output (2 = one stop brighter)."),
     ] = 1.0,
     bit_depth: Annotated[
-        int,
+        int | None,
         typer.Option(
-            metavar="8|16", help="Bits per channel of the still: 8, or 16 for PNG and TIFF."
+            metavar="8|16|32",
+            help="Bits per channel: 8; 16 for PNG and TIFF; 32 = float linear light (1.0 = "
+            "white, unclipped) for TIFF, FITS and .npy. Default: 32 for FITS, else 8.",
         ),
-    ] = 8,
+    ] = None,
     quality: Annotated[int, typer.Option(metavar="Q", help="JPEG quality, 1 to 100.")] = 95,
     backend: Annotated[
         str,
@@ -287,19 +351,45 @@ def stack_command(
             "coded, at the source's bit depth).",
         ),
     ] = "tonemap",
+    sidecar: Annotated[
+        bool,
+        typer.Option(
+            "--sidecar",
+            help="Also write <still>.json: source, frames, mode, options, vid2trail version.",
+        ),
+    ] = False,
+    argmax: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH",
+            help="max only: write a 16-bit image (.png, .tif, .npy) of the frame number that "
+            "supplied each pixel (brightest luma), to find the frame of a satellite.",
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", "-y", help="Replace an existing output file.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Stack frames of INPUT into a long-exposure still and print the path written."""
-    make_reducer(mode)
+    memory_bytes = parse_memory(memory)
+    params = {"kappa": kappa, "iterations": iterations, "memory_bytes": memory_bytes,
+              "buffers": buffers, "argmax": argmax is not None}  # fmt: skip
+    make_reducer(mode, **params)
     if normalize is not None:
         parse_normalize(normalize)
     if gain <= 0:
         raise UsageError(f"--gain {gain}: the gain must be above 0")
-    if bit_depth not in (8, 16):
-        raise UsageError(f"--bit-depth {bit_depth}: use 8 or 16")
+    if bit_depth is not None and bit_depth not in (8, 16, 32):
+        raise UsageError(f"--bit-depth {bit_depth}: use 8, 16 or 32")
+    if hot_pixels not in ("off", "auto"):
+        raise UsageError(f"--hot-pixels {hot_pixels!r}: use auto or off")
+    if argmax is not None and mode != "max":
+        raise UsageError(f"--argmax needs --mode max, not --mode {mode}")
+    if argmax is not None and Path(argmax).suffix.lower() not in (".png", ".tif", ".tiff", ".npy"):
+        raise UsageError(f"--argmax {argmax}: write the frame numbers as .png, .tif or .npy")
+    if argmax is not None and window and len(window) > 1:
+        raise UsageError("--argmax takes one window: give --window once, or --start/--end")
     if window and (start is not None or end is not None):
         raise UsageError("--window cannot be combined with --start/--end: put them in --window")
     if reject not in ("auto", "none"):
@@ -321,8 +411,9 @@ def stack_command(
             typer.echo(f"Note: {input_path}: {note}", err=True)
         inputs = tuple(getattr(source, "files", [input_path]))
         if auto and not window:  # the name does not depend on the window: check it first
-            check_output(_output_paths(input_path, output, mode, None)[0], bit_depth=bit_depth,
-                         overwrite=overwrite, inputs=inputs)  # fmt: skip
+            first = _output_paths(input_path, output, mode, None)[0]
+            check_output(first, bit_depth=_depth(first, bit_depth), overwrite=overwrite,
+                         inputs=inputs)  # fmt: skip
         if auto:
             base = Window() if window else windows[0]
             with progress_bar(not quiet, "Scanning") as progress:
@@ -331,16 +422,42 @@ def stack_command(
             windows = [night if w is None or not window else w for w in windows]
         ranges = resolve_windows([w for w in windows if w is not None], source, step)
         outputs = _output_paths(input_path, output, mode, ranges if window else None)
-        for out in outputs:
-            check_output(out, bit_depth=bit_depth, overwrite=overwrite, inputs=inputs)
+        depths = [_depth(out, bit_depth) for out in outputs]
+        for out, depth in zip(outputs, depths, strict=True):
+            check_output(out, bit_depth=depth, overwrite=overwrite, inputs=inputs)
+            if sidecar:
+                check_sidecar(out, overwrite=overwrite)
+        if argmax is not None:
+            check_output(argmax, bit_depth=16, overwrite=overwrite, inputs=inputs)
+            if Path(argmax).resolve() in {Path(out).resolve() for out in outputs}:
+                raise UsageError(f"--argmax {argmax} is also the still: give it another name")
         keep = build_filter(source, decode_plan(ranges), reject_k=reject_k, exclude=exclude or ())
+        calibration = make_calibration(dark, hot_pixels == "auto", memory_bytes)
         with progress_bar(not quiet, "Stacking") as progress:
-            reducers = run_reducers(source, ranges, mode, progress, keep)
+            reducers = run_reducers(
+                source, ranges, mode, progress, keep, params=params, calibration=calibration
+            )
+        info = source.info
     for line in keep.report() if keep is not None else []:
         typer.echo(line, err=True)
-    for out, reducer in zip(outputs, reducers, strict=True):
-        image = render(reducer, out_dtype=output_dtype(bit_depth), normalize=normalize, gain=gain)
-        typer.echo(str(write_still(out, image, quality=quality)))
+    if calibration is not None and calibration.hot_pixel_count is not None:
+        count = calibration.hot_pixel_count
+        typer.echo(f"Repaired {count} hot pixel{'' if count == 1 else 's'}.", err=True)
+    options: dict[str, Any] = {"normalize": normalize, "gain": gain}
+    if keep is not None:
+        options["frame_filter"] = keep.to_dict()
+    for out, depth, reducer, frame_range in zip(outputs, depths, reducers, ranges, strict=True):
+        meta = provenance(info, frame_range, reducer, calibration=calibration,
+                          options={**options, "bit_depth": depth})  # fmt: skip
+        image = render(reducer, out_dtype=output_dtype(depth), normalize=normalize, gain=gain,
+                       transfer="linear" if depth == 32 else "srgb")  # fmt: skip
+        typer.echo(str(write_still(out, image, quality=quality, metadata=meta)))
+        if sidecar:
+            typer.echo(str(write_sidecar(out, meta)))
+    if argmax is not None:
+        index = argmax_image(reducers[0], ranges[0])
+        meta = {"software": f"vid2trail {__version__}", "argmax_of": str(outputs[0])}
+        typer.echo(str(write_still(argmax, index, metadata=meta)))
 
 
 @app.command("info")
@@ -359,6 +476,10 @@ def info_command(
     count, pixel format and bit depth, colour tags, HDR, and how vid2trail will decode it."""
     facts = describe(input_path, stream=stream)
     typer.echo(json.dumps(facts, indent=2) if as_json else format_report(facts))
+
+
+def _depth(out: Path, bit_depth: int | None) -> int:
+    return default_bit_depth(out) if bit_depth is None else bit_depth
 
 
 def _output_paths(

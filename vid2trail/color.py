@@ -77,7 +77,16 @@ def to_linear(pixels: np.ndarray) -> np.ndarray:
 _PERCENTILE_RE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
 
 #: ``--normalize`` default for each mode: what maps to white before ``--gain``.
-DEFAULT_NORMALIZE = {"max": "none", "min": "none", "mean": "none", "sum": "p99.5"}
+DEFAULT_NORMALIZE = {
+    "max": "none",
+    "min": "none",
+    "mean": "none",
+    "sum": "p99.5",
+    "sigma": "none",
+    "winsor": "none",
+    "median": "none",
+    "maxmean": "none",
+}
 
 
 def parse_normalize(text: str) -> str:
@@ -125,6 +134,7 @@ def to_output(
     out_dtype: np.dtype | type,
     normalize: str = "none",
     gain: float = 1.0,
+    transfer: str = "srgb",
 ) -> np.ndarray:
     """Turn a reducer's result into an image of ``out_dtype`` (uint8, uint16, float32 or float64).
 
@@ -141,6 +151,9 @@ def to_output(
         ``none``, ``max`` or ``pNN`` (see :func:`normalization_scale`).
     gain : float
         Multiplies the linear light after normalization (2.0 is one stop brighter).
+    transfer : {"srgb", "linear"}
+        ``linear`` (float ``out_dtype`` only) returns the normalized linear light itself, not
+        clipped to ``[0, 1]`` and not sRGB-encoded: what ``--bit-depth 32`` and FITS hold.
 
     Returns
     -------
@@ -157,10 +170,21 @@ def to_output(
     [0, 65535]
     >>> to_output(np.array([0.21586]), linear=True, out_dtype=np.uint8).tolist()
     [128]
+    >>> to_output(np.array([255], np.uint8), linear=False, out_dtype=np.float32,
+    ...           transfer="linear", gain=2.0).tolist()
+    [2.0]
     """
     out = np.dtype(out_dtype)
     if gain <= 0:
         raise UsageError(f"--gain {gain}: the gain must be above 0")
+    if transfer not in ("srgb", "linear"):
+        raise UsageError(f"transfer {transfer!r}: use srgb or linear")
+    if transfer == "linear":
+        if out.kind != "f":
+            raise UsageError(f"linear output needs a float dtype, not {out}")
+        light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)
+        factor = normalization_scale(light, normalize) * gain
+        return (light * factor if factor != 1.0 else light).astype(out)
     if not linear and parse_normalize(normalize) == "none" and gain == 1.0:
         return _rescale_codes(result, out)
     light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)

@@ -60,3 +60,7 @@ class Vid2TrailWarning(UserWarning):
 
 class DecodeWarning(Vid2TrailWarning):
     """Part of the input did not decode (a truncated or corrupt file); the rest was used."""
+
+
+class DiskSpaceError(Vid2TrailError, OSError):
+    """Not enough free disk for a temporary cache (the median's frame cache)."""

@@ -7,8 +7,10 @@ reaches the caller through a plain callback, so the library never touches the te
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from math import gcd
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +18,7 @@ from .choose import DEFAULT_REJECT_K, build_filter
 from .color import DEFAULT_NORMALIZE, to_output
 from .errors import EmptySelectionError, SelectionPastEndError, UsageError
 from .frames import Frame, SourceInfo
+from .median import DEFAULT_MEMORY_BYTES, parse_size
 from .reducers import Reducer, make_reducer
 from .select import (
     FrameRange,
@@ -26,6 +29,9 @@ from .select import (
     resolve_window,
 )
 from .sources import SourceBase, frame_times, open_source
+
+if TYPE_CHECKING:
+    from .calibrate import Calibration
 
 #: ``progress(frames_done, frames_total_or_None)``, called after every frame.
 ProgressCallback = Callable[[int, "int | None"], None]
@@ -69,8 +75,11 @@ def run_reducers(
     modes: Sequence[str] | str,
     progress: ProgressCallback | None = None,
     keep: Callable[[Frame], bool] | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    calibration: Calibration | None = None,
 ) -> list[Reducer]:
-    """Decode once and feed every window's reducer.
+    """Decode once (once per pass for the multi-pass modes) and feed every window's reducer.
 
     Parameters
     ----------
@@ -81,23 +90,28 @@ def run_reducers(
     modes : str or sequence of str
         The mode of every window's reducer (one name applies to all).
     progress : callable, optional
-        ``progress(done, total)`` after every decoded frame.
+        ``progress(done, total)`` after every decoded frame, counted over all passes.
     keep : callable, optional
         ``keep(frame)`` is asked once per decoded frame, in frame order, before the frame is
         reduced; False drops it from every window (``--exclude``, ``--reject``:
-        :class:`vid2trail.choose.FrameFilter`, whose flash test depends on that order).
+        :class:`vid2trail.choose.FrameFilter`, whose flash test depends on that order). It is
+        asked in the first pass only; later passes drop the same frames.
+    params : mapping, optional
+        Reducer options (``kappa``, ``iterations``, ``memory_bytes``, ``buffers``, ``argmax``);
+        see :func:`~vid2trail.reducers.make_reducer`.
+    calibration : Calibration, optional
+        Dark subtraction and hot-pixel repair applied to every frame before the reducers see it;
+        a hot-pixel survey runs first over a sample of the frames when it needs one.
 
     Returns
     -------
     list of Reducer
-        In the order of ``ranges``.
+        In the order of ``ranges``, finished (a median is computed and its disk cache removed).
 
     Raises
     ------
     SelectionPastEndError
         When a window received no frame because it starts after the end of the input.
-    EmptySelectionError
-        When ``keep`` dropped every frame of a window.
 
     Examples
     --------
@@ -106,25 +120,91 @@ def run_reducers(
     ...     [r] = run_reducers(src, [FrameRange(0, None)], "max")
     """
     names = [modes] * len(ranges) if isinstance(modes, str) else list(modes)
-    reducers = [make_reducer(name) for name in names]
+    reducers = [make_reducer(name, **(params or {})) for name in names]
     plan = decode_plan(ranges)
     total = expected_frames(plan, source.info)
+    passes = max(getattr(r, "passes", 1) for r in reducers)
     pairs = list(zip(ranges, reducers, strict=True))
-    single = len(pairs) == 1
-    done = 0
-    dropped: list[int] = []
-    for frame in source.frames(plan.start, plan.end, plan.step):
-        if keep is not None and not keep(frame):
-            dropped.append(frame.index)
-        elif single:
-            reducers[0].update(frame.pixels)
-        else:
-            for frame_range, reducer in pairs:
-                if frame_range.contains(frame.index):
-                    reducer.update(frame.pixels)
-        done += 1
-        if progress is not None:
-            progress(done, max(total, done) if total is not None else None)
+    try:
+        if calibration is not None:
+            calibration.prepare(source, plan, total)
+        for frame_range, reducer in pairs:
+            expect = getattr(reducer, "expect", None)
+            if callable(expect):
+                count = frame_range.count()
+                known = total if count is None else min(count, total or count)
+                dtype = source.info.dtype
+                if calibration is not None:
+                    dtype = calibration.frame_dtype(dtype)
+                expect(known, source.info.shape, dtype)
+        done = 0
+        grand_total = None if total is None else total * passes
+        dropped: list[int] = []
+        for k in range(passes):
+            active = [(fr, r) for fr, r in pairs if getattr(r, "passes", 1) > k]
+            for _, reducer in active:
+                begin = getattr(reducer, "begin_pass", None)
+                if callable(begin):
+                    begin(k)
+            feed = _Pass(source, plan, active, calibration, keep if k == 0 else None, dropped)
+            done = feed.run(progress, done, grand_total)
+            if k == 0:
+                _check_counts(source, pairs, dropped)
+        for reducer in reducers:
+            finish = getattr(reducer, "finish", None)
+            if callable(finish):
+                finish()
+    except BaseException:
+        for reducer in reducers:
+            close = getattr(reducer, "close", None)
+            if callable(close):
+                close()
+        raise
+    return reducers
+
+
+class _Pass:
+    """One decoding pass: every frame of the plan to the reducers whose window holds it."""
+
+    def __init__(
+        self,
+        source: SourceBase,
+        plan: FrameRange,
+        pairs: list[tuple[FrameRange, Reducer]],
+        calibration: Calibration | None,
+        keep: Callable[[Frame], bool] | None,
+        dropped: list[int],
+    ) -> None:
+        self.source, self.plan, self.pairs = source, plan, pairs
+        self.calibration, self.keep, self.dropped = calibration, keep, dropped
+        # The first pass asks keep() and records what it drops; later passes drop the same.
+        self.skip = frozenset(dropped) if keep is None else frozenset()
+
+    def run(self, progress: ProgressCallback | None, done: int, total: int | None) -> int:
+        single = len(self.pairs) == 1
+        plan = self.plan
+        for frame in self.source.frames(plan.start, plan.end, plan.step):
+            if self.keep is not None and not self.keep(frame):
+                self.dropped.append(frame.index)
+            elif frame.index not in self.skip:
+                pixels = frame.pixels
+                if self.calibration is not None:
+                    pixels = self.calibration.apply(pixels)
+                if single:
+                    self.pairs[0][1].update(pixels)
+                else:
+                    for frame_range, reducer in self.pairs:
+                        if frame_range.contains(frame.index):
+                            reducer.update(pixels)
+            done += 1
+            if progress is not None:
+                progress(done, max(total, done) if total is not None else None)
+        return done
+
+
+def _check_counts(
+    source: SourceBase, pairs: list[tuple[FrameRange, Reducer]], dropped: list[int]
+) -> None:
     for frame_range, reducer in pairs:
         if reducer.count == 0 and any(frame_range.contains(i) for i in dropped):
             raise EmptySelectionError(
@@ -133,7 +213,6 @@ def run_reducers(
             )
         if reducer.count == 0:
             raise _past_end(source, frame_range)
-    return reducers
 
 
 def parse_reject(value: float | str | None) -> float | None:
@@ -214,10 +293,12 @@ def render(
     out_dtype: np.dtype | type,
     normalize: str | None = None,
     gain: float = 1.0,
+    transfer: str = "srgb",
 ) -> np.ndarray:
     """A reducer's result as an image of ``out_dtype``, normalized and exposed.
 
-    ``normalize`` None picks the mode's default (:data:`vid2trail.color.DEFAULT_NORMALIZE`).
+    ``normalize`` None picks the mode's default (:data:`vid2trail.color.DEFAULT_NORMALIZE`);
+    ``transfer="linear"`` keeps float linear light (see :func:`vid2trail.color.to_output`).
 
     Examples
     --------
@@ -228,8 +309,59 @@ def render(
     """
     chosen = DEFAULT_NORMALIZE.get(reducer.name, "none") if normalize is None else normalize
     return to_output(
-        reducer.result(), linear=reducer.linear, out_dtype=out_dtype, normalize=chosen, gain=gain
+        reducer.result(),
+        linear=reducer.linear,
+        out_dtype=out_dtype,
+        normalize=chosen,
+        gain=gain,
+        transfer=transfer,
     )
+
+
+def provenance(
+    info: SourceInfo,
+    frame_range: FrameRange,
+    reducer: Reducer,
+    *,
+    options: Mapping[str, Any] | None = None,
+    calibration: Calibration | None = None,
+) -> dict[str, Any]:
+    """What made a still: source, frames, mode, options, calibration and the vid2trail version.
+
+    Written into the still (PNG text, TIFF tags, FITS cards) and, with ``--sidecar``, beside it.
+
+    Examples
+    --------
+    >>> from vid2trail.reducers import MaxReducer
+    >>> info = SourceInfo("a.mp4", 4, 4, 3, np.dtype(np.uint8), 25.0, 2.0, 50, False)
+    >>> r = MaxReducer(); r.update(np.zeros((4, 4, 3), np.uint8))
+    >>> meta = provenance(info, FrameRange(0, 50), r)
+    >>> meta["mode"], meta["frames_used"], meta["software"].split()[0]
+    ('max', 1, 'vid2trail')
+    """
+    from . import __version__
+
+    meta: dict[str, Any] = {
+        "software": f"vid2trail {__version__}",
+        "source": info.path,
+        "source_absolute": os.path.abspath(info.path),
+        "source_size": f"{info.width}x{info.height}",
+        "source_bits": info.bits_per_sample,
+        "mode": reducer.name,
+        "frames_used": reducer.count,
+        "start": frame_range.start,
+        "end": frame_range.end,
+        "step": frame_range.step,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    for name in ("kappa", "iterations", "memory_bytes", "buffers"):
+        if hasattr(reducer, name):
+            meta[name] = getattr(reducer, name)
+    if calibration is not None:
+        meta["dark"] = calibration.dark_path
+        meta["hot_pixels_fixed"] = calibration.hot_pixel_count
+    meta.update({k: v for k, v in (options or {}).items() if v is not None})
+    return meta
 
 
 def stack(
@@ -248,6 +380,12 @@ def stack(
     hdr: str = "tonemap",
     reject: float | str | None = None,
     exclude: Sequence[str] | str = (),
+    kappa: float = 3.0,
+    iterations: int | None = None,
+    memory: int | str = DEFAULT_MEMORY_BYTES,
+    dark: str | os.PathLike[str] | np.ndarray | None = None,
+    hot_pixels: bool = False,
+    buffers: int = 4,
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -255,9 +393,11 @@ def stack(
     ----------
     path : str or PathLike
         A video file, a folder of images, or a glob such as ``"night/*.jpg"``.
-    mode : {"max", "min", "mean", "sum"}
+    mode : {"max", "min", "mean", "sum", "sigma", "winsor", "median", "maxmean"}
         ``max`` lightens (star trails), ``min`` darkens, ``mean`` averages in linear light,
-        ``sum`` adds light (normalized to ``p99.5`` by default).
+        ``sum`` adds light (normalized to ``p99.5`` by default), ``sigma`` and ``winsor`` average
+        while rejecting or clamping outliers (planes, satellites), ``median`` is the exact median,
+        ``maxmean`` averages ``buffers`` round-robin max stacks (a quieter max for noisy video).
     start, end : int or str, optional
         Frame number (``120``) or time (``"90s"``, ``"2:00"``); half-open ``start <= f < end``.
         ``"auto"`` (either) stacks the night a quick scan finds
@@ -283,6 +423,18 @@ def stack(
         Drop flash frames brighter than the running median + K x MAD (``"auto"``: K = 5).
     exclude : str or sequence of str
         Frames to drop, e.g. ``"300-320,1200"`` (inclusive ranges; times allowed).
+    kappa, iterations : float, int
+        Rejection threshold (standard deviations) and passes of ``sigma`` and ``winsor``
+        (None: 1 for sigma, 2 for winsor).
+    memory : int or str
+        Memory bound of ``median`` in bytes, or a size such as ``"500MB"``; beyond it frames are
+        cached on disk under the temporary folder.
+    dark : path or numpy.ndarray, optional
+        Master dark (see :func:`vid2trail.calibrate.load_dark`), subtracted in linear light.
+    hot_pixels : bool
+        Find hot pixels in a survey of the frames and repair them before stacking.
+    buffers : int
+        Max stacks that ``maxmean`` feeds round-robin and averages.
 
     Returns
     -------
@@ -303,7 +455,11 @@ def stack(
         parse_position(str(start), "start") if start not in (None, "auto") else None,
         parse_position(str(end), "end") if end not in (None, "auto") else None,
     )
-    make_reducer(mode)
+    memory_bytes = parse_size(memory)
+    params = {"kappa": kappa, "iterations": iterations, "memory_bytes": memory_bytes,
+              "buffers": buffers}  # fmt: skip
+    make_reducer(mode, **params)
+    calibration = make_calibration(dark, hot_pixels, memory_bytes)
     reject_k = parse_reject(reject)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)
     with open_source(path, backend=backend, stream=stream, hdr=hdr) as source:
@@ -311,6 +467,51 @@ def stack(
             window = with_auto_window(source, window)[0]
         [frame_range] = resolve_windows([window], source, step)
         keep = build_filter(source, frame_range, reject_k=reject_k, exclude=excludes)
-        [reducer] = run_reducers(source, [frame_range], mode, progress, keep)
+        [reducer] = run_reducers(
+            source, [frame_range], mode, progress, keep, params=params, calibration=calibration
+        )
         out = source.info.dtype if dtype is None else dtype
         return render(reducer, out_dtype=out, normalize=normalize, gain=gain)
+
+
+def argmax_image(reducer: Reducer, frame_range: FrameRange) -> np.ndarray:
+    """The source frame number that supplied each pixel of a max stack, as ``H x W`` integers.
+
+    uint16 while every frame number fits (below 65536), else uint32 (write it as .tif or .npy).
+
+    Examples
+    --------
+    >>> from vid2trail.reducers import ArgmaxReducer
+    >>> r = ArgmaxReducer()
+    >>> for v in (3, 9, 5):
+    ...     r.update(np.full((1, 1, 1), v, np.uint8))
+    >>> argmax_image(r, FrameRange(100, 106, 2)).tolist()
+    [[102]]
+    """
+    argmax = getattr(reducer, "argmax", None)
+    if not callable(argmax):
+        raise UsageError(f"--argmax needs --mode max, not --mode {reducer.name}")
+    frames = frame_range.start + frame_range.step * argmax().astype(np.int64)
+    return frames.astype(np.uint16 if frames.max(initial=0) <= 65535 else np.uint32)
+
+
+def make_calibration(
+    dark: str | os.PathLike[str] | np.ndarray | None,
+    hot_pixels: bool,
+    memory_bytes: int = DEFAULT_MEMORY_BYTES,
+) -> Calibration | None:
+    """A :class:`~vid2trail.calibrate.Calibration` for the options given, or None when none is.
+
+    Examples
+    --------
+    >>> make_calibration(None, False) is None
+    True
+    """
+    if dark is None and not hot_pixels:
+        return None
+    from .calibrate import Calibration, load_dark
+
+    if dark is None or isinstance(dark, np.ndarray):
+        return Calibration(dark, hot_pixels=hot_pixels)
+    master = load_dark(dark, memory_bytes)
+    return Calibration(master, hot_pixels=hot_pixels, dark_path=os.fspath(dark))

@@ -5,12 +5,23 @@ equals one reducer fed 0..n. That property is what lets a range be split across 
 machines) and merged; the tests check it for every entry of :data:`REDUCERS`.
 
 Memory is one accumulator (plus one scratch frame for the linear-light modes), whatever the number
-of frames.
+of frames. The robust modes (``sigma``, ``winsor``: :mod:`vid2trail.robust`; ``median``:
+:mod:`vid2trail.median`) are registered here too.
+
+Frames are integer sRGB code values (uint8/uint16) straight from a source, or float linear light
+(1.0 = white) once calibration (:mod:`vid2trail.calibrate`) has subtracted a dark. Every reducer
+takes both; max and min then return float linear light and say so through ``linear``.
+
+Optional hooks a reducer may have, which :func:`vid2trail.pipeline.run_reducers` calls when present:
+``passes`` (how many times the frames must be fed, default 1) with ``begin_pass(k)`` before pass
+``k``; ``expect(frames, shape, dtype)`` before the first frame; ``finish()`` after the last pass;
+``close()`` on error, to release temporary files.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import inspect
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -49,17 +60,22 @@ class _Extremum:
         self.count = 0
 
     def update(self, pixels: np.ndarray) -> None:
+        self._fold(pixels)
+        self.count += 1
+
+    def _fold(self, pixels: np.ndarray) -> None:
         if self._acc is None:
             self._acc = np.array(pixels, copy=True)
+            # Calibrated frames arrive as float linear light; integer frames are sRGB codes.
+            self.linear = pixels.dtype.kind == "f"
         else:
             self._ufunc(self._acc, pixels, out=self._acc)
-        self.count += 1
 
     def combine(self, other: Reducer) -> Reducer:
         _check_same(self, other)
         if isinstance(other, _Extremum) and other._acc is not None:
-            self.update(other._acc)
-            self.count += other.count - 1
+            self._fold(other._acc)
+            self.count += other.count
         return self
 
     def result(self) -> np.ndarray:
@@ -82,6 +98,74 @@ class MaxReducer(_Extremum):
 
     name = "max"
     _ufunc = np.maximum
+
+
+#: Rec. 709 luma weights, used to pick the frame that supplied a pixel of a max stack.
+LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], np.float32)
+
+
+class ArgmaxReducer(MaxReducer):
+    """A max stack that also records which frame supplied each pixel (``argmax``).
+
+    ``argmax()[y, x]`` is the position, counting stacked frames from 0, of the frame with the
+    brightest luma (Rec. 709 weights on the frame's own values, all channels pooled) at that pixel;
+    ties go to the earliest frame. Pooling by luma gives one frame per pixel, the one a user looks
+    for when a satellite or a plane left a streak, even where the channels of the max stack come
+    from different frames. Order matters only through the positions; ``combine`` shifts the second
+    reducer's positions by the first one's count.
+
+    Examples
+    --------
+    >>> r = ArgmaxReducer()
+    >>> for v in (3, 9, 5):
+    ...     r.update(np.full((1, 1, 3), v, np.uint8))
+    >>> int(r.result()[0, 0, 0]), int(r.argmax()[0, 0])
+    (9, 1)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._best: np.ndarray | None = None
+        self._arg: np.ndarray | None = None
+
+    def update(self, pixels: np.ndarray) -> None:
+        self._merge(luma(pixels), np.uint32(self.count), offset=0)
+        super().update(pixels)
+
+    def _merge(self, brightness: np.ndarray, arg: np.ndarray | np.uint32, offset: int) -> None:
+        if self._best is None:
+            self._best = np.array(brightness, np.float32, copy=True)
+            self._arg = np.zeros(brightness.shape, np.uint32) + arg + np.uint32(offset)
+            return
+        better = brightness > self._best
+        source = arg if np.ndim(arg) == 0 else arg[better]  # type: ignore[index]
+        self._arg[better] = source + np.uint32(offset)  # type: ignore[index]
+        np.maximum(self._best, brightness, out=self._best)
+
+    def combine(self, other: Reducer) -> Reducer:
+        _check_same(self, other)
+        if isinstance(other, ArgmaxReducer) and other._best is not None:
+            self._merge(other._best, other._arg, offset=self.count)  # type: ignore[arg-type]
+        return super().combine(other)
+
+    def argmax(self) -> np.ndarray:
+        """``H x W`` uint32 positions (0 = first frame stacked) of the brightest frame per pixel."""
+        if self._arg is None:
+            raise UsageError("no frames were stacked: the selection is empty")
+        return self._arg
+
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """Per-pixel Rec. 709 luma of an ``H x W x C`` frame as float32 (C = 1: the channel itself).
+
+    Examples
+    --------
+    >>> luma(np.full((1, 1, 3), 10, np.uint8)).tolist()
+    [[10.0]]
+    """
+    if pixels.shape[2] == 1:
+        return pixels[:, :, 0].astype(np.float32)
+    return pixels.astype(np.float32) @ LUMA_WEIGHTS
 
 
 class MinReducer(_Extremum):
@@ -124,13 +208,10 @@ class SumReducer:
         self.count = 0
 
     def update(self, pixels: np.ndarray) -> None:
-        lut = decode_lut(pixels.dtype.name)
         if self._acc is None:
             self._acc = np.zeros(pixels.shape, np.float64)
             self._scratch = np.empty(pixels.shape, np.float64)
-        # take() into a reused buffer avoids a fresh float64 frame per update.
-        np.take(lut, pixels, out=self._scratch)
-        np.add(self._acc, self._scratch, out=self._acc)
+        np.add(self._acc, linear_into(pixels, self._scratch), out=self._acc)
         self.count += 1
 
     def combine(self, other: Reducer) -> Reducer:
@@ -168,10 +249,89 @@ class MeanReducer(SumReducer):
         return super().result() / self.count
 
 
+class MaxMeanReducer:
+    """Robust near-max: ``K`` max stacks fed round-robin (frame ``i`` to buffer ``i mod K``),
+    averaged in linear light. Order matters only through which buffer a frame lands in.
+
+    Sensor noise in the sky is independent between the buffers, so averaging them cuts the noise
+    of a max stack by about ``sqrt(K)`` and lowers its bright bias, while a star that stays on a
+    pixel for at least ``K`` consecutive frames is in every buffer and keeps its full brightness.
+    A star that crosses a pixel in fewer frames (a sparse timelapse) dims by up to ``K``: use it
+    for real-time video of the sky, plain ``max`` otherwise (``benchmarks/astro.py`` measures
+    both). ``combine`` is exact: the second reducer's buffer ``r`` joins buffer
+    ``(count + r) mod K`` of the first.
+
+    Parameters
+    ----------
+    buffers : int
+        ``K``, the number of max buffers (default 4).
+
+    Examples
+    --------
+    >>> r = MaxMeanReducer(buffers=2)
+    >>> for v in (255, 0, 255, 255):
+    ...     r.update(np.full((1, 1, 1), v, np.uint8))
+    >>> float(r.result()[0, 0, 0])
+    1.0
+    """
+
+    name = "maxmean"
+    linear = True
+
+    def __init__(self, buffers: int = 4) -> None:
+        if isinstance(buffers, bool) or not isinstance(buffers, int) or buffers < 1:
+            raise UsageError(f"--buffers {buffers!r}: use a whole number, 1 or more")
+        self.buffers = buffers
+        self._maxima = [MaxReducer() for _ in range(buffers)]
+        self.count = 0
+
+    def update(self, pixels: np.ndarray) -> None:
+        self._maxima[self.count % self.buffers].update(pixels)
+        self.count += 1
+
+    def combine(self, other: Reducer) -> Reducer:
+        _check_same(self, other)
+        if not isinstance(other, MaxMeanReducer) or other.buffers != self.buffers:
+            raise TypeError("cannot combine maxmean reducers with different --buffers")
+        for r, partial in enumerate(other._maxima):
+            self._maxima[(self.count + r) % self.buffers].combine(partial)
+        self.count += other.count
+        return self
+
+    def result(self) -> np.ndarray:
+        filled = [m for m in self._maxima if m.count]
+        if not filled:
+            raise UsageError("no frames were stacked: the selection is empty")
+        total = np.zeros(filled[0].result().shape, np.float64)
+        scratch = np.empty_like(total)
+        for partial in filled:
+            total += linear_into(partial.result(), scratch)
+        return total / len(filled)
+
+
+def linear_into(pixels: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """Linear light of a frame: integer codes through the lookup table into ``scratch``.
+
+    Float frames are linear light already and come back as they are (no copy).
+
+    Examples
+    --------
+    >>> linear_into(np.array([0, 255], np.uint8), np.empty(2)).tolist()
+    [0.0, 1.0]
+    """
+    if pixels.dtype.kind == "f":
+        return pixels
+    # take() into a reused buffer avoids a fresh float64 frame per update.
+    return np.take(decode_lut(pixels.dtype.name), pixels, out=scratch)
+
+
 def _check_same(a: Reducer, b: Reducer) -> None:
     if type(a) is not type(b):
         raise TypeError(f"cannot combine a {a.name!r} reducer with a {b.name!r} reducer")
 
+
+from .median import MedianReducer  # noqa: E402  (they use linear_into above)
+from .robust import SigmaClipReducer, WinsorReducer  # noqa: E402
 
 #: Every stacking mode, by the name the CLI and :func:`vid2trail.stack` accept.
 REDUCERS: dict[str, type] = {
@@ -179,19 +339,33 @@ REDUCERS: dict[str, type] = {
     "min": MinReducer,
     "mean": MeanReducer,
     "sum": SumReducer,
+    "sigma": SigmaClipReducer,
+    "winsor": WinsorReducer,
+    "median": MedianReducer,
+    "maxmean": MaxMeanReducer,
 }
 
 
-def make_reducer(mode: str) -> Reducer:
+def make_reducer(mode: str, **params: Any) -> Reducer:
     """Build an empty reducer for ``mode`` (one of :data:`REDUCERS`).
+
+    ``params`` are options such as ``kappa``, ``iterations`` or ``memory_bytes``; each reducer takes
+    the ones its constructor names and ignores the rest, so one set of options fits every mode;
+    None stands for the mode's own default.
 
     Examples
     --------
     >>> make_reducer("max").name
     'max'
+    >>> make_reducer("sigma", kappa=2.5, memory_bytes=10**9).kappa
+    2.5
     """
     try:
-        return REDUCERS[mode]()
+        cls = REDUCERS[mode]
     except KeyError:
         choices = ", ".join(REDUCERS)
         raise UsageError(f"unknown --mode {mode!r}: choose one of {choices}") from None
+    if mode == "max" and params.get("argmax"):
+        cls = ArgmaxReducer
+    accepted = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in params.items() if k in accepted and v is not None})

@@ -1,4 +1,12 @@
-"""Still images out: PNG, JPEG, TIFF and .npy, chosen by extension, written atomically.
+"""Still images out: PNG, JPEG, TIFF, FITS and .npy, chosen by extension, written atomically.
+
+``--bit-depth 32`` writes float32 linear light (1.0 = white, nothing clipped), the data an astro
+editor (Siril, PixInsight, Photoshop's 32-bit mode) expects; 8 and 16 bits are sRGB code values.
+TIFFs are written by tifffile (deflate-compressed, readable by every TIFF reader), FITS by astropy
+(optional extra ``fits``; see :mod:`vid2trail.fits`). Provenance (source, frames, mode, options,
+version) goes into the file where the format has a place for it: PNG ``iTXt`` text chunks, the
+TIFF ``ImageDescription`` (as JSON) and ``Software`` tags, FITS header cards; and, with
+``--sidecar``, into a JSON file beside the still (:func:`write_sidecar`).
 
 Every file is first written to a hidden temporary file in the destination folder and then renamed
 over the final name (``os.replace`` is atomic on one file system), so an interrupted run never
@@ -8,10 +16,14 @@ leaves a half-written image, and an existing file is never touched unless ``over
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import struct
 import tempfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,8 +38,22 @@ STILL_FORMATS = {
     ".tif": "tiff",
     ".tiff": "tiff",
     ".npy": "npy",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fts": "fits",
 }
-BIT_DEPTHS = {"png": (8, 16), "jpeg": (8,), "tiff": (8, 16), "npy": (8, 16)}
+BIT_DEPTHS = {"png": (8, 16), "jpeg": (8,), "tiff": (8, 16, 32), "npy": (8, 16, 32), "fits": (32,)}
+
+
+def default_bit_depth(path: str | os.PathLike[str]) -> int:
+    """The ``--bit-depth`` a still gets when none is given: 32 for FITS, else 8.
+
+    Examples
+    --------
+    >>> default_bit_depth("m31.fits"), default_bit_depth("trail.png")
+    (32, 8)
+    """
+    return 32 if STILL_FORMATS.get(Path(path).suffix.lower()) == "fits" else 8
 
 
 def output_dtype(bit_depth: int) -> np.dtype:
@@ -35,10 +61,10 @@ def output_dtype(bit_depth: int) -> np.dtype:
 
     Examples
     --------
-    >>> output_dtype(16)
-    dtype('uint16')
+    >>> output_dtype(16), output_dtype(32)
+    (dtype('uint16'), dtype('float32'))
     """
-    return np.dtype({8: np.uint8, 16: np.uint16}[bit_depth])
+    return np.dtype({8: np.uint8, 16: np.uint16, 32: np.float32}[bit_depth])
 
 
 def check_output(
@@ -55,7 +81,7 @@ def check_output(
     path : str or PathLike
         Where the still will go.
     bit_depth : int
-        8 or 16; must suit the format (JPEG is 8-bit only).
+        8, 16 or 32; must suit the format (JPEG is 8-bit only, FITS 32-bit only).
     overwrite : bool
         Allow replacing an existing file.
     inputs : tuple of str
@@ -93,6 +119,10 @@ def check_output(
         raise OutputError(
             f"--bit-depth {bit_depth} does not suit {out} ({fmt} takes {depths}){hint}"
         )
+    if fmt == "fits":
+        from .fits import require_astropy
+
+        require_astropy()
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(
@@ -139,18 +169,27 @@ def _current_umask() -> int:
     return mask
 
 
-def write_still(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> Path:
+def write_still(
+    path: str | os.PathLike[str],
+    image: np.ndarray,
+    *,
+    quality: int = 95,
+    metadata: Mapping[str, Any] | None = None,
+) -> Path:
     """Write an RGB or grayscale image, choosing the format by extension, atomically.
 
     Parameters
     ----------
     path : str or PathLike
-        ``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff`` or ``.npy``.
+        ``.png``, ``.jpg``/``.jpeg``, ``.tif``/``.tiff``, ``.fits``/``.fit``/``.fts`` or ``.npy``.
     image : numpy.ndarray
-        ``H x W x 3`` RGB, or ``H x W`` / ``H x W x 1`` grayscale; uint8 or uint16 (``.npy`` takes
-        any dtype).
+        ``H x W x 3`` RGB, or ``H x W`` / ``H x W x 1`` grayscale; uint8 or uint16, float32 for
+        TIFF and FITS (``.npy`` takes any dtype).
     quality : int
         JPEG quality, 1 to 100.
+    metadata : mapping, optional
+        Provenance to embed (PNG text chunks, TIFF tags, FITS cards); see
+        :func:`vid2trail.pipeline.provenance`.
 
     Returns
     -------
@@ -169,10 +208,23 @@ def write_still(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
     if not 1 <= quality <= 100:
         raise OutputError(f"--quality {quality}: use 1 to 100")
     pixels = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
+    if (
+        fmt in ("png", "jpeg")
+        and pixels.dtype not in (np.uint8, np.uint16)[: 2 if fmt == "png" else 1]
+    ):
+        raise OutputError(f"cannot write {pixels.dtype} pixels to {out}: use .tif or .npy")
     with atomic_path(out) as tmp:
         if fmt == "npy":
             with open(tmp, "wb") as handle:
                 np.save(handle, pixels)
+            return out
+        if fmt == "fits":
+            from .fits import write_fits
+
+            write_fits(tmp, pixels, metadata)
+            return out
+        if fmt == "tiff":
+            _write_tiff(tmp, pixels, metadata)
             return out
         if pixels.ndim == 3:
             pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
@@ -184,5 +236,125 @@ def write_still(path: str | os.PathLike[str], image: np.ndarray, *, quality: int
         ok, encoded = cv2.imencode(out.suffix.lower(), pixels, params)
         if not ok:
             raise OutputError(f"OpenCV could not encode {out}")
-        encoded.tofile(tmp)
+        data = encoded.tobytes()
+        if fmt == "png" and metadata:
+            data = add_png_text(data, _text_chunks(metadata))
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+    return out
+
+
+def _text_chunks(metadata: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "Software": str(metadata.get("software", "")),
+        "vid2trail": json.dumps(metadata, sort_keys=True, ensure_ascii=False),
+    }
+
+
+def _write_tiff(tmp: Path, pixels: np.ndarray, metadata: Mapping[str, Any] | None) -> None:
+    import tifffile
+
+    tifffile.imwrite(
+        tmp,
+        pixels,
+        photometric="rgb" if pixels.ndim == 3 else "minisblack",
+        compression="zlib",
+        # The horizontal predictor shrinks integer images; tifffile's float predictor needs
+        # imagecodecs, so float TIFFs go without one.
+        predictor=pixels.dtype.kind in "ui",
+        # TIFF text tags are 7-bit ASCII: JSON escapes anything else as \uXXXX.
+        description=json.dumps(metadata, sort_keys=True) if metadata else None,
+        software=_ascii(str(metadata.get("software", ""))) if metadata else None,
+        metadata=None,
+    )
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def add_png_text(png: bytes, texts: Mapping[str, str]) -> bytes:
+    """Insert ``iTXt`` chunks (UTF-8 text, PNG 1.2 section 11.3.4.5) before a PNG's ``IEND``.
+
+    Examples
+    --------
+    >>> import cv2
+    >>> png = cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes()
+    >>> b"vid2trail" in add_png_text(png, {"Comment": "vid2trail"})
+    True
+    """
+    end = png.rindex(b"IEND") - 4
+    chunks = []
+    for keyword, text in texts.items():
+        # keyword, NUL, compression flag 0, method 0, empty language tag and translated keyword.
+        body = keyword.encode("latin-1") + b"\0\0\0\0\0" + text.encode("utf-8")
+        chunk_type = b"iTXt"
+        crc = zlib.crc32(chunk_type + body) & 0xFFFFFFFF
+        chunks.append(struct.pack(">I", len(body)) + chunk_type + body + struct.pack(">I", crc))
+    return png[:end] + b"".join(chunks) + png[end:]
+
+
+def read_png_text(png: bytes) -> dict[str, str]:
+    """The ``iTXt`` text chunks of a PNG (the inverse of :func:`add_png_text`).
+
+    Examples
+    --------
+    >>> import cv2
+    >>> png = cv2.imencode(".png", np.zeros((1, 1), np.uint8))[1].tobytes()
+    >>> read_png_text(add_png_text(png, {"Comment": "é"}))
+    {'Comment': 'é'}
+    """
+    texts: dict[str, str] = {}
+    pos = 8
+    while pos + 8 <= len(png):
+        length, chunk_type = struct.unpack(">I4s", png[pos : pos + 8])
+        body = png[pos + 8 : pos + 8 + length]
+        if chunk_type == b"iTXt":
+            keyword, rest = body.split(b"\0", 1)
+            # Skip the flags and the language and translated-keyword fields.
+            _, _, rest = rest[2:].partition(b"\0")
+            _, _, text = rest.partition(b"\0")
+            texts[keyword.decode("latin-1")] = text.decode("utf-8")
+        pos += 12 + length
+    return texts
+
+
+def sidecar_path(still: str | os.PathLike[str]) -> Path:
+    """Where ``--sidecar`` writes: the still's name plus ``.json`` (``trail.png.json``).
+
+    Examples
+    --------
+    >>> sidecar_path("out/trail.png").as_posix()
+    'out/trail.png.json'
+    """
+    still = Path(still)
+    return still.with_name(still.name + ".json")
+
+
+def check_sidecar(still: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Refuse, before any decoding, to replace an existing sidecar without ``overwrite``.
+
+    Examples
+    --------
+    >>> check_sidecar("new-trail.png").name
+    'new-trail.png.json'
+    """
+    out = sidecar_path(still)
+    if out.exists() and not overwrite:
+        raise OutputError(f"{out} already exists: pass --overwrite (-y) to replace it")
+    return out
+
+
+def write_sidecar(still: str | os.PathLike[str], metadata: Mapping[str, Any]) -> Path:
+    """Write the provenance JSON beside a still, atomically; returns its path.
+
+    Examples
+    --------
+    >>> write_sidecar("trail.png", {"mode": "max"})  # doctest: +SKIP
+    PosixPath('trail.png.json')
+    """
+    out = sidecar_path(still)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                       encoding="utf-8")  # fmt: skip
     return out

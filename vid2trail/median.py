@@ -1,0 +1,301 @@
+"""The exact per-pixel median, in bounded memory: hold the frames, or cache them on disk in bands.
+
+A median needs every sample of a pixel at once, so it cannot stream like max or mean. Frames are
+held in memory while they fit in half of ``memory_bytes``; past that they are appended to a raw
+cache file under the system temporary folder (``TMPDIR``), and the median is computed over
+horizontal bands (split across columns too, if one row of every frame does not fit) read back
+with positioned reads into one band array. The cache is deleted as soon as the median is
+computed, and also when the run fails or is interrupted (``close``). A 2000-frame 4K
+(3840x2160 RGB, 8-bit) median needs about 50 GB of temporary disk (frames x width x height x
+channels x bytes per sample; float32 calibrated frames take 4 bytes per sample).
+
+``memory_bytes`` bounds the frames held and the band being sorted; on top of it come the float64
+result (width x height x channels x 8 bytes) and the decoder's own buffers.
+
+The median of integer frames is taken on the code values (``numpy.median``: for an even count the
+midpoint of the two middle values), then decoded to linear light; the median is order-free, so for
+an odd count this equals the median of the linear light exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+
+from .color import srgb_to_linear
+from .errors import DiskSpaceError, UsageError
+
+#: Default ``--memory``: 2 GB.
+DEFAULT_MEMORY_BYTES = 2 * 10**9
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}  # fmt: skip
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]i?)?b?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """Parse a memory or disk size: ``2GB``, ``500MB``, ``1.5G``, ``512MiB`` or plain bytes.
+
+    ``K, M, G, T`` are powers of 1000; ``Ki, Mi, Gi, Ti`` powers of 1024; the ``B`` is optional.
+
+    Examples
+    --------
+    >>> parse_size("2GB"), parse_size("500mb"), parse_size("1GiB"), parse_size(4096)
+    (2000000000, 500000000, 1073741824, 4096)
+    """
+    match = _SIZE_RE.match(str(text))
+    if not match:
+        raise UsageError(f"--memory {text!r} is not a size: use a number with a unit, such as 2GB")
+    number, unit = float(match.group(1)), (match.group(2) or "").lower()
+    size = int(number * _UNITS[unit])
+    if size <= 0:
+        raise UsageError(f"--memory {text!r}: the size must be above 0")
+    return size
+
+
+def format_size(size: float) -> str:
+    """A byte count for people: ``format_size(51_000_000_000)`` is ``'51.0 GB'``.
+
+    Examples
+    --------
+    >>> format_size(51_000_000_000), format_size(1234)
+    ('51.0 GB', '1.2 kB')
+    """
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{int(size)} B"
+
+
+class MedianReducer:
+    """Exact per-pixel, per-channel median of all frames; order does not matter.
+
+    Parameters
+    ----------
+    memory_bytes : int
+        Bound on the frames held in memory plus the band being sorted (default 2 GB).
+    temp_dir : str, optional
+        Folder of the disk cache; default the system temporary folder.
+
+    Examples
+    --------
+    >>> r = MedianReducer()
+    >>> for v in (3, 255, 0):
+    ...     r.update(np.full((1, 1, 1), v, np.uint8))
+    >>> round(float(r.result()[0, 0, 0]), 6)  # the median code 3, as linear light
+    0.000911
+    """
+
+    name = "median"
+    linear = True
+
+    def __init__(
+        self, memory_bytes: int = DEFAULT_MEMORY_BYTES, temp_dir: str | None = None
+    ) -> None:
+        if isinstance(memory_bytes, str):
+            memory_bytes = parse_size(memory_bytes)
+        if memory_bytes <= 0:
+            raise UsageError(f"--memory {memory_bytes}: the size must be above 0")
+        self.memory_bytes = int(memory_bytes)
+        self.temp_dir = temp_dir
+        self.count = 0
+        #: How many bands the last median was computed in (1: all at once); for tests and reports.
+        self.bands = 0
+        #: True once frames went to the disk cache.
+        self.spilled = False
+        self._held: list[np.ndarray] = []
+        self._shape: tuple[int, ...] | None = None
+        self._dtype: np.dtype | None = None
+        self._path: str | None = None
+        self._handle: object | None = None
+        self._finalizer: weakref.finalize | None = None
+        self._result: np.ndarray | None = None
+
+    # -- feeding -------------------------------------------------------------------------------
+
+    def expect(self, frames: int | None, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        """Check up front that the disk can take the cache ``frames`` frames will need."""
+        frame_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if frames is None or frames * frame_bytes <= self._hold_budget():
+            return
+        self.check_disk(frames * frame_bytes, frames)
+
+    def check_disk(self, needed: int, frames: int | None = None) -> None:
+        """Raise :class:`DiskSpaceError` when the temporary folder has less than ``needed`` free."""
+        folder = self.temp_dir or tempfile.gettempdir()
+        free = shutil.disk_usage(folder).free
+        if needed > free:
+            what = f"a median of {frames} frames" if frames else "the median"
+            raise DiskSpaceError(
+                f"{what} needs {format_size(needed)} of temporary disk in {folder} but only "
+                f"{format_size(free)} is free: free some space, point TMPDIR at a bigger disk, "
+                "raise --memory, or stack fewer frames (--step)"
+            )
+
+    def update(self, pixels: np.ndarray) -> None:
+        if self._result is not None:
+            raise UsageError("this median is finished: start a new reducer for more frames")
+        if self._shape is None:
+            self._shape, self._dtype = pixels.shape, pixels.dtype
+        elif pixels.shape != self._shape or pixels.dtype != self._dtype:
+            raise UsageError(
+                f"median frames must share one shape and dtype: {pixels.shape} {pixels.dtype} "
+                f"after {self._shape} {self._dtype}"
+            )
+        if self._handle is None and (len(self._held) + 1) * pixels.nbytes <= self._hold_budget():
+            self._held.append(np.array(pixels, copy=True))
+        else:
+            if self._handle is None:
+                self._spill()
+            self._write(pixels)
+        self.count += 1
+
+    def _hold_budget(self) -> int:
+        return self.memory_bytes // 2
+
+    def _spill(self) -> None:
+        fd, self._path = tempfile.mkstemp(prefix="vid2trail-median-", suffix=".raw",
+                                          dir=self.temp_dir)  # fmt: skip
+        # Removes the cache even if this reducer is dropped without close().
+        self._finalizer = weakref.finalize(self, _remove, self._path)
+        self._handle = os.fdopen(fd, "wb")
+        self.spilled = True
+        held, self._held = self._held, []
+        for frame in held:
+            self._write(frame)
+
+    def _write(self, pixels: np.ndarray) -> None:
+        try:
+            self._handle.write(np.ascontiguousarray(pixels).data)  # type: ignore[attr-defined]
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                folder = os.path.dirname(self._path or "") or tempfile.gettempdir()
+                self.close()
+                raise DiskSpaceError(
+                    f"the temporary disk in {folder} filled up while caching frames for the "
+                    "median: free some space, point TMPDIR at a bigger disk, raise --memory, or "
+                    "stack fewer frames (--step)"
+                ) from None
+            raise
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """The frames fed so far, in order (read back one at a time when on disk)."""
+        if self._handle is None:
+            yield from self._held
+            return
+        shape = self._shape
+        for k in range(self.count):
+            yield self._read(k, 0, shape[0], 0, shape[1])  # type: ignore[index]
+
+    def combine(self, other: MedianReducer) -> MedianReducer:
+        """Add another partial median's frames to this one (then release the other's cache)."""
+        if not isinstance(other, MedianReducer):
+            raise TypeError(f"cannot combine a 'median' reducer with a {other.name!r} reducer")
+        if other._result is not None or (other.count and not other._held and other._handle is None):
+            raise UsageError("cannot combine a finished median: combine before finish()")
+        for frame in other.frames():
+            self.update(frame)
+        other.close()
+        return self
+
+    # -- the median ------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Compute the median now and delete the disk cache."""
+        try:
+            self._result = self._compute()
+        finally:
+            self.close()
+
+    def result(self) -> np.ndarray:
+        """The median as float64 linear light (1.0 = white)."""
+        if self._result is None:
+            if self.count == 0:
+                raise UsageError("no frames were stacked: the selection is empty")
+            self.finish()
+        return self._result  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Close and delete the disk cache, if any; safe to call twice."""
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.close()  # type: ignore[attr-defined]
+        if self._finalizer is not None:
+            self._finalizer()
+        self._handle = None
+        self._held = []
+
+    def _read(self, k: int, r0: int, r1: int, c0: int, c1: int,
+              out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        """Rows ``r0:r1``, columns ``c0:c1`` of cached frame ``k``, by positioned reads."""
+        self._handle.flush()  # type: ignore[attr-defined]
+        height, width, channels = self._shape  # type: ignore[misc]
+        itemsize = self._dtype.itemsize  # type: ignore[union-attr]
+        if out is None:
+            out = np.empty((r1 - r0, c1 - c0, channels), self._dtype)
+        row_bytes = width * channels * itemsize
+        start = k * height * row_bytes + r0 * row_bytes + c0 * channels * itemsize
+        with open(self._path, "rb", buffering=0) as reader:  # type: ignore[arg-type]
+            if c0 == 0 and c1 == width:
+                reader.seek(start)
+                reader.readinto(memoryview(out).cast("B"))
+            else:
+                for r in range(r1 - r0):
+                    reader.seek(start + r * row_bytes)
+                    reader.readinto(memoryview(out[r]).cast("B"))
+        return out
+
+    def _compute(self) -> np.ndarray:
+        if self.count == 0 or self._shape is None:
+            raise UsageError("no frames were stacked: the selection is empty")
+        height, width, channels = self._shape
+        itemsize = self._dtype.itemsize  # type: ignore[union-attr]
+        out = np.empty(self._shape, np.float64)
+        on_disk = self._handle is not None
+        if on_disk:
+            self._handle.flush()  # type: ignore[attr-defined]
+        held_bytes = 0 if on_disk else sum(f.nbytes for f in self._held)
+        budget = max(self.memory_bytes - held_bytes, 1)
+        # A band costs its samples plus numpy.median's float64 answer and the linear conversion.
+        per_pixel = self.count * channels * itemsize + channels * 8 * 3
+        rows = max(1, min(height, budget // (per_pixel * width)))
+        cols = width if rows > 1 or per_pixel * width <= budget else max(1, budget // per_pixel)
+        self.bands = 0
+        top = None if self._dtype.kind == "f" else np.iinfo(self._dtype).max  # type: ignore[union-attr]
+        for r0 in range(0, height, rows):
+            for c0 in range(0, width, cols):
+                window = (slice(r0, r0 + rows), slice(c0, c0 + cols))
+                if on_disk:
+                    # Positioned reads into one array: a numpy.memmap would also count the
+                    # kernel's read-around pages in the resident size (measured: 183 MB for a
+                    # 41 MB band of a 373 MB cache, against 66 MB this way).
+                    band = np.empty((self.count, *_extent(window, self._shape)), self._dtype)
+                    for k in range(self.count):
+                        self._read(k, r0, min(r0 + rows, height), c0, min(c0 + cols, width),
+                                   out=band[k])  # fmt: skip
+                else:
+                    band = np.stack([frame[window] for frame in self._held])
+                median = np.median(band, axis=0, overwrite_input=True)
+                del band
+                out[window] = median if top is None else srgb_to_linear(median / top)
+                self.bands += 1
+        return out
+
+
+def _extent(window: tuple[slice, slice], shape: tuple[int, ...]) -> tuple[int, int, int]:
+    rows = range(*window[0].indices(shape[0]))
+    cols = range(*window[1].indices(shape[1]))
+    return len(rows), len(cols), shape[2]
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
