@@ -37,12 +37,17 @@ from .color import DEFAULT_NORMALIZE, parse_normalize
 from .errors import UsageError, Vid2TrailError
 from .info import describe, format_report
 from .median import parse_size as parse_memory
+from .parallel import default_threads, default_workers
 from .pipeline import (
+    PREVIEW_FRAMES,
+    PREVIEW_MIN_KEYFRAMES,
     ProgressCallback,
     argmax_image,
+    check_workers,
     decode_plan,
     make_calibration,
     parse_reject,
+    preview_ranges,
     provenance,
     render,
     resolve_windows,
@@ -53,7 +58,7 @@ from .reducers import REDUCERS, make_reducer
 from .scan import SCAN_WIDTH, THUMBNAILS, scan
 from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
 from .select import Window, parse_position
-from .sources import VIDEO_BACKENDS, open_source
+from .sources import PREVIEW_SIDE, VIDEO_BACKENDS, open_source
 from .writers import (
     check_output,
     check_sidecar,
@@ -275,8 +280,13 @@ def stack_command(
         ),
     ] = None,
     step: Annotated[
-        int, typer.Option(metavar="K", help="Keep every K-th frame of the window.", min=1)
-    ] = 1,
+        int | None,
+        typer.Option(
+            metavar="K",
+            help="Keep every K-th frame of the window. Default: 1 (with --preview: see there).",
+            min=1,
+        ),
+    ] = None,
     window: Annotated[
         list[str] | None,
         typer.Option(
@@ -366,6 +376,28 @@ def stack_command(
             "supplied each pixel (brightest luma), to find the frame of a satellite.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="Processes that decode parts of a video at once; 1 runs in one process, and "
+            "several --window values share one pass in one process. For a folder: images "
+            f"decoded at once in threads. Default: half the cores for a video, all for a folder, "
+            f"at most 8 (here {default_workers()} and {default_threads()}).",
+        ),
+    ] = None,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help=f"Quick small result: frames shrunk to at most {PREVIEW_SIDE} px on the longer "
+            "side inside the decoder (JPEGs decode at 1/2, 1/4 or 1/8 size, 8-bit), and, "
+            f"without --step, a long video stacks only its keyframes (if there are at least "
+            f"{PREVIEW_MIN_KEYFRAMES}; the decoder skips the rest unseen) or else about "
+            f"{PREVIEW_FRAMES} frames of the window. Trails may look dotted. Default name: "
+            "<stem>-<mode>-preview.png.",
+        ),
+    ] = False,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", "-y", help="Replace an existing output file.")
     ] = False,
@@ -390,6 +422,8 @@ def stack_command(
         raise UsageError(f"--argmax {argmax}: write the frame numbers as .png, .tif or .npy")
     if argmax is not None and window and len(window) > 1:
         raise UsageError("--argmax takes one window: give --window once, or --start/--end")
+    threads = workers if workers is not None else default_threads()
+    workers = check_workers(workers)
     if window and (start is not None or end is not None):
         raise UsageError("--window cannot be combined with --start/--end: put them in --window")
     if reject not in ("auto", "none"):
@@ -406,12 +440,15 @@ def stack_command(
         ]
     )
     auto = "auto" in (start, end) or None in windows
-    with open_source(input_path, backend=backend, stream=stream, hdr=hdr) as source:
+    suffix = f"{mode}-preview" if preview else mode
+    with open_source(
+        input_path, backend=backend, stream=stream, hdr=hdr, preview=preview, threads=threads
+    ) as source:
         for note in source.info.notes:
             typer.echo(f"Note: {input_path}: {note}", err=True)
         inputs = tuple(getattr(source, "files", [input_path]))
         if auto and not window:  # the name does not depend on the window: check it first
-            first = _output_paths(input_path, output, mode, None)[0]
+            first = _output_paths(input_path, output, suffix, None)[0]
             check_output(first, bit_depth=_depth(first, bit_depth), overwrite=overwrite,
                          inputs=inputs)  # fmt: skip
         if auto:
@@ -420,8 +457,12 @@ def stack_command(
                 night, description = with_auto_window(source, base, progress)  # type: ignore[arg-type]
             typer.echo(description, err=True)
             windows = [night if w is None or not window else w for w in windows]
-        ranges = resolve_windows([w for w in windows if w is not None], source, step)
-        outputs = _output_paths(input_path, output, mode, ranges if window else None)
+        live = [w for w in windows if w is not None]
+        if step is None and preview:
+            ranges = preview_ranges(source, live)
+        else:
+            ranges = resolve_windows(live, source, step or 1)
+        outputs = _output_paths(input_path, output, suffix, ranges if window else None)
         depths = [_depth(out, bit_depth) for out in outputs]
         for out, depth in zip(outputs, depths, strict=True):
             check_output(out, bit_depth=depth, overwrite=overwrite, inputs=inputs)
@@ -435,8 +476,9 @@ def stack_command(
         calibration = make_calibration(dark, hot_pixels == "auto", memory_bytes)
         with progress_bar(not quiet, "Stacking") as progress:
             reducers = run_reducers(
-                source, ranges, mode, progress, keep, params=params, calibration=calibration
-            )
+                source, ranges, mode, progress, keep, params=params, calibration=calibration,
+                workers=workers,
+            )  # fmt: skip
         info = source.info
     for line in keep.report() if keep is not None else []:
         typer.echo(line, err=True)

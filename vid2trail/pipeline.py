@@ -6,6 +6,7 @@ reaches the caller through a plain callback, so the library never touches the te
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -19,6 +20,15 @@ from .color import DEFAULT_NORMALIZE, to_output
 from .errors import EmptySelectionError, SelectionPastEndError, UsageError
 from .frames import Frame, SourceInfo
 from .median import DEFAULT_MEMORY_BYTES, parse_size
+from .parallel import (
+    can_split,
+    default_threads,
+    default_workers,
+    parallel_safe,
+    reduce_in_threads,
+    reduce_segments,
+    split_range,
+)
 from .reducers import Reducer, make_reducer
 from .select import (
     FrameRange,
@@ -35,6 +45,21 @@ if TYPE_CHECKING:
 
 #: ``progress(frames_done, frames_total_or_None)``, called after every frame.
 ProgressCallback = Callable[[int, "int | None"], None]
+
+
+def check_workers(workers: int | None) -> int:
+    """Validate ``workers``; None becomes :func:`~vid2trail.parallel.default_workers`.
+
+    Examples
+    --------
+    >>> check_workers(3)
+    3
+    """
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"--workers {workers!r}: give a whole number of processes, 1 or more")
+    return workers
 
 
 def decode_plan(ranges: Sequence[FrameRange]) -> FrameRange:
@@ -59,8 +84,15 @@ def decode_plan(ranges: Sequence[FrameRange]) -> FrameRange:
     return FrameRange(start, end, max(step, 1))
 
 
-def expected_frames(plan: FrameRange, info: SourceInfo) -> int | None:
-    """How many frames the plan will decode, exactly or as estimated from the source's length."""
+def expected_frames(
+    plan: FrameRange, info: SourceInfo, source: SourceBase | None = None
+) -> int | None:
+    """How many frames the plan will decode, exactly or as estimated from the source's length.
+
+    A ``source`` that decodes only keyframes (a preview) counts its keyframes in the plan.
+    """
+    if source is not None and getattr(source, "keyframes_only", False):
+        return len([k for k in source.keyframes_in(plan.start, plan.end) if plan.contains(k)])  # type: ignore[attr-defined]
     known = plan.count()
     total = info.frame_count
     if total is not None:
@@ -78,8 +110,14 @@ def run_reducers(
     *,
     params: Mapping[str, Any] | None = None,
     calibration: Calibration | None = None,
+    workers: int = 1,
 ) -> list[Reducer]:
     """Decode once (once per pass for the multi-pass modes) and feed every window's reducer.
+
+    With ``workers`` above 1, one window of a video that seeks exactly is cut into segments
+    reduced in parallel processes (:mod:`vid2trail.parallel`); several windows share one pass in
+    this process, as the point of ``--window`` is to decode once. (A folder decodes in threads
+    instead: see ``threads`` of :func:`~vid2trail.sources.open_source`.)
 
     Parameters
     ----------
@@ -102,6 +140,10 @@ def run_reducers(
     calibration : Calibration, optional
         Dark subtraction and hot-pixel repair applied to every frame before the reducers see it;
         a hot-pixel survey runs first over a sample of the frames when it needs one.
+    workers : int
+        Processes for one window of a video (see :mod:`vid2trail.parallel`); 1 runs everything
+        in this process. Only single-pass modes that combine exactly (max, min, mean, sum)
+        without ``keep`` or ``calibration`` split; the others run here whatever ``workers`` says.
 
     Returns
     -------
@@ -122,9 +164,15 @@ def run_reducers(
     names = [modes] * len(ranges) if isinstance(modes, str) else list(modes)
     reducers = [make_reducer(name, **(params or {})) for name in names]
     plan = decode_plan(ranges)
-    total = expected_frames(plan, source.info)
+    total = expected_frames(plan, source.info, source)
     passes = max(getattr(r, "passes", 1) for r in reducers)
     pairs = list(zip(ranges, reducers, strict=True))
+    if len(pairs) == 1 and keep is None and calibration is None and parallel_safe(reducers[0]):
+        split = _run_split(source, plan, names[0], dict(params or {}), workers, progress, total)
+        if split is not None:
+            if split.count == 0:
+                raise _past_end(source, ranges[0])
+            return [split]
     try:
         if calibration is not None:
             calibration.prepare(source, plan, total)
@@ -161,6 +209,36 @@ def run_reducers(
                 close()
         raise
     return reducers
+
+
+def _run_split(
+    source: SourceBase,
+    plan: FrameRange,
+    mode: str,
+    params: dict[str, Any],
+    workers: int,
+    progress: ProgressCallback | None,
+    total: int | None,
+) -> Reducer | None:
+    """One window cut into segments: processes for a video, threads for a folder; None when
+    the input is too short to split, or cannot be."""
+    if total is None:
+        return None
+    if workers > 1 and can_split(source, source.info):
+        segments = split_range(plan, total, workers)
+        if len(segments) > 1:
+            part = copy.copy(source)
+            # Share the cores: each process's decoder gets its slice of them.
+            part.decoder_threads = max(1, (os.cpu_count() or 1) // len(segments))  # type: ignore[attr-defined]
+            return reduce_segments(part, segments, mode, progress, total, params)
+    threads = getattr(source, "threads", 1)
+    if threads > 1 and source.info.backend == "images":
+        segments = split_range(plan, total, threads, min_frames=4)
+        if len(segments) > 1:
+            single = copy.copy(source)
+            single.threads = 1  # type: ignore[attr-defined]
+            return reduce_in_threads(single, segments, mode, progress, total, params)
+    return None
 
 
 class _Pass:
@@ -287,6 +365,61 @@ def resolve_windows(
     return [resolve_window(w, source.info, step, times) for w in windows]
 
 
+#: ``--preview`` without ``--step`` keeps about this many frames of the window.
+PREVIEW_FRAMES = 300
+
+
+def preview_step(frame_count: int | None, max_frames: int | None = None) -> int:
+    """The ``--step`` that keeps at most ``max_frames`` of ``frame_count`` frames (1 if unknown).
+
+    Examples
+    --------
+    >>> preview_step(7200), preview_step(250), preview_step(None)
+    (24, 1, 1)
+    """
+    max_frames = max_frames or PREVIEW_FRAMES
+    if not frame_count or frame_count <= max_frames:
+        return 1
+    return -(-frame_count // max_frames)
+
+
+#: A keyframes-only preview needs at least this many keyframes in every window.
+PREVIEW_MIN_KEYFRAMES = 24
+
+
+def preview_ranges(source: SourceBase, windows: Sequence[Window]) -> list[FrameRange]:
+    """The frames a ``--preview`` without ``--step`` stacks, for each window.
+
+    Windows of at most :data:`PREVIEW_FRAMES` frames are stacked whole. Longer windows of a video
+    whose keyframes are at least 2 frames apart, with at least :data:`PREVIEW_MIN_KEYFRAMES` of
+    them in every window, stack only the keyframes: the decoder then skips every other frame
+    without decoding it, which is what makes a preview of a long clip several times faster (a
+    ``--step`` still decodes every frame, as each depends on the ones before). Otherwise a step
+    keeps about :data:`PREVIEW_FRAMES` frames.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> src = open_source("phone.mp4", preview=True)  # doctest: +SKIP
+    >>> preview_ranges(src, [Window(None, None)])  # doctest: +SKIP
+    [FrameRange(start=0, end=None, step=1)]
+    """
+    ranges = resolve_windows(windows, source)
+    counts = [expected_frames(r, source.info) or 0 for r in ranges]
+    if max(counts) <= PREVIEW_FRAMES:
+        return ranges
+    keyframes = getattr(source, "keyframes_in", None)
+    # Without an index (MPEG-TS) a late start is reached by counting decoded frames, which a
+    # keyframes-only decode cannot do.
+    seekable = getattr(source, "seekable", True) or all(r.start == 0 for r in ranges)
+    if callable(keyframes) and source.info.frame_count and seekable:
+        found = [len(keyframes(r.start, r.end)) for r in ranges]
+        if min(found) >= PREVIEW_MIN_KEYFRAMES and 2 * max(found) <= max(counts):
+            source.keyframes_only = True  # type: ignore[attr-defined]
+            return ranges
+    return resolve_windows(windows, source, preview_step(max(counts)))
+
+
 def render(
     reducer: Reducer,
     *,
@@ -369,7 +502,7 @@ def stack(
     mode: str = "max",
     start: int | str | None = None,
     end: int | str | None = None,
-    step: int = 1,
+    step: int | None = None,
     *,
     normalize: str | None = None,
     gain: float = 1.0,
@@ -386,6 +519,8 @@ def stack(
     dark: str | os.PathLike[str] | np.ndarray | None = None,
     hot_pixels: bool = False,
     buffers: int = 4,
+    workers: int | None = None,
+    preview: bool = False,
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -402,8 +537,9 @@ def stack(
         Frame number (``120``) or time (``"90s"``, ``"2:00"``); half-open ``start <= f < end``.
         ``"auto"`` (either) stacks the night a quick scan finds
         (:func:`vid2trail.night.choose_night`); a value given for the other end wins.
-    step : int
-        Keep every ``step``-th frame.
+    step : int, optional
+        Keep every ``step``-th frame. Default 1, or for a preview the step that keeps about
+        :data:`PREVIEW_FRAMES` frames (see :func:`preview_ranges`).
     normalize : str, optional
         ``"none"``, ``"max"`` or a percentile like ``"p99.5"`` mapped to white; default per mode.
     gain : float
@@ -435,6 +571,12 @@ def stack(
         Find hot pixels in a survey of the frames and repair them before stacking.
     buffers : int
         Max stacks that ``maxmean`` feeds round-robin and averages.
+    workers : int, optional
+        Processes for a video (threads for a folder); default
+        :func:`vid2trail.parallel.default_workers`, 1 for a single process.
+    preview : bool
+        A quick small result: frames at most :data:`vid2trail.sources.PREVIEW_SIDE` pixels on
+        the longer side, scaled inside the decoder.
 
     Returns
     -------
@@ -448,8 +590,10 @@ def stack(
     >>> image.shape, image.dtype  # doctest: +SKIP
     ((1080, 1920, 3), dtype('uint8'))
     """
-    if isinstance(step, bool) or not isinstance(step, int):
-        raise UsageError(f"step {step!r} must be a whole number of frames")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 1):
+        raise UsageError(f"step {step!r} must be a whole number of frames, 1 or more")
+    threads = workers if workers is not None else default_threads()
+    workers = check_workers(workers)
     auto = "auto" in (start, end)
     window = Window(
         parse_position(str(start), "start") if start not in (None, "auto") else None,
@@ -462,14 +606,20 @@ def stack(
     calibration = make_calibration(dark, hot_pixels, memory_bytes)
     reject_k = parse_reject(reject)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)
-    with open_source(path, backend=backend, stream=stream, hdr=hdr) as source:
+    with open_source(
+        path, backend=backend, stream=stream, hdr=hdr, preview=preview, threads=threads
+    ) as source:
         if auto:
             window = with_auto_window(source, window)[0]
-        [frame_range] = resolve_windows([window], source, step)
+        if step is None and preview:
+            [frame_range] = preview_ranges(source, [window])
+        else:
+            [frame_range] = resolve_windows([window], source, step or 1)
         keep = build_filter(source, frame_range, reject_k=reject_k, exclude=excludes)
         [reducer] = run_reducers(
-            source, [frame_range], mode, progress, keep, params=params, calibration=calibration
-        )
+            source, [frame_range], mode, progress, keep, params=params, calibration=calibration,
+            workers=workers,
+        )  # fmt: skip
         out = source.info.dtype if dtype is None else dtype
         return render(reducer, out_dtype=out, normalize=normalize, gain=gain)
 

@@ -65,6 +65,9 @@ class SourceBase:
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         raise NotImplementedError
 
+    #: True when ``frames(start, ...)`` lands exactly on frame ``start`` (parallel segments).
+    exact_seek = False
+
     def close(self) -> None:
         """Nothing to release by default: each :meth:`frames` call cleans up after itself."""
 
@@ -129,12 +132,18 @@ def check_local_path(path: str) -> None:
         )
 
 
+#: ``--preview``: the longer side of preview frames, in pixels.
+PREVIEW_SIDE = 640
+
+
 def open_source(
     path: str | os.PathLike[str],
     backend: str = "auto",
     *,
     stream: int | None = None,
     hdr: str = "tonemap",
+    preview: bool = False,
+    threads: int = 1,
 ) -> SourceBase:
     """Open a video file, a folder of images, or a glob of images.
 
@@ -149,6 +158,11 @@ def open_source(
         Which video stream, counting video streams from 0; default: the file's default one.
     hdr : {"tonemap", "keep"}
         HDR (PQ, HLG) video: tone-map to SDR BT.709, or keep the signal as coded.
+    preview : bool
+        Deliver small frames (longer side at most :data:`PREVIEW_SIDE`): ffmpeg scales before the
+        pipe, JPEGs decode at 1/2, 1/4 or 1/8 size in the DCT domain.
+    threads : int
+        For folders: images decoded at once by a thread pool.
 
     Returns
     -------
@@ -167,12 +181,13 @@ def open_source(
     if is_image_collection(text):
         from .images import ImageFolderSource
 
-        return ImageFolderSource(text)
+        return ImageFolderSource(text, PREVIEW_SIDE if preview else None, threads=threads)
     choice = "ffmpeg" if backend == "auto" else backend
     if choice == "ffmpeg":
         from .ffmpeg import FFmpegSource
 
-        return FFmpegSource(text, stream=stream, hdr=hdr)
+        video = FFmpegSource(text, stream=stream, hdr=hdr)
+        return video.downscaled_to_fit(PREVIEW_SIDE) if preview else video
     if choice == "opencv":
         from .opencv import OpenCVSource
 
@@ -181,7 +196,7 @@ def open_source(
                 f"--stream {stream}: the opencv backend reads only the first video stream; "
                 "use --backend ffmpeg"
             )
-        return OpenCVSource(text)
+        return OpenCVSource(text, PREVIEW_SIDE if preview else None)
     raise UsageError(
         f"unknown --backend {backend!r}: choose one of auto, {', '.join(VIDEO_BACKENDS)}"
     )
@@ -205,6 +220,7 @@ def frame_times(source: SourceBase) -> list[float] | None:
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "PREVIEW_SIDE",
     "Source",
     "SourceBase",
     "VIDEO_BACKENDS",

@@ -214,6 +214,11 @@ class FFmpegSource(SourceBase):
     (540, 960, 3)
     """
 
+    #: Decoder threads (``-threads``); None lets ffmpeg choose (one per core).
+    decoder_threads: int | None = None
+    #: Preview: decode only keyframes (``-skip_frame nokey``), the cheapest frames to reach.
+    keyframes_only = False
+
     def __init__(self, path: str, stream: int | None = None, hdr: str = "tonemap") -> None:
         self.path = path
         self.exe = ffmpeg_exe()
@@ -226,6 +231,7 @@ class FFmpegSource(SourceBase):
         self.last_warnings: list[str] = []
         self.scale: tuple[int, int] | None = None
         self._times: list[float] | None = None
+        self._keyframes: list[int] | None = None
         self.media, media_text = probe_media(path, self.exe)
         try:
             self.stream = self.media.video_stream(stream)
@@ -300,6 +306,22 @@ class FFmpegSource(SourceBase):
         """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
         return count_frames(self.path)
 
+    @property
+    def exact_seek(self) -> bool:
+        """True when ``-ss`` lands on the exact frame (indexed containers), so a range can be
+        split across processes."""
+        return self.seekable
+
+    def downscaled_to_fit(self, side: int) -> FFmpegSource:
+        """:meth:`downscaled` so that the longer side is at most ``side`` pixels (even sizes)."""
+        size = scaled_size(self.info.width, self.info.height, side)
+        if size is None:
+            return self
+        small = self.downscaled(size[0])
+        small.scale = size
+        small.info = replace(self.info, width=size[0], height=size[1])
+        return small
+
     def downscaled(self, width: int) -> FFmpegSource:
         """This video decoded at most ``width`` pixels wide: ffmpeg scales (area average) before
         the pipe, so a quick look costs the decode and little else. Never scales up."""
@@ -335,6 +357,33 @@ class FFmpegSource(SourceBase):
             )
         return probe
 
+    def keyframe_indices(self) -> list[int]:
+        """Frame numbers of the keyframes, from one demuxing pass (no decoding); cached.
+
+        Empty when the packets carry no usable timestamps or their count disagrees with the
+        frame count ffmpeg reports, so callers can fall back to ``--step``.
+        """
+        if self._keyframes is None:
+            self._keyframes = []
+            cmd = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", self.path,
+                   "-map", f"0:{self.stream.index}", "-c", "copy",
+                   "-f", "framecrc", "-"]  # fmt: skip
+            try:
+                done = subprocess.run(cmd, capture_output=True, timeout=_PROBE_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                return []
+            keys = parse_keyframes(done.stdout.decode("ascii", "replace"))
+            if keys is not None:
+                indices, packets = keys
+                expected = self.info.frame_count or packets
+                if done.returncode == 0 and abs(packets - expected) <= max(2, expected // 50):
+                    self._keyframes = indices
+        return self._keyframes
+
+    def keyframes_in(self, start: int, end: int | None) -> list[int]:
+        """The keyframes ``start <= k < end`` (see :meth:`keyframe_indices`)."""
+        return [k for k in self.keyframe_indices() if k >= start and (end is None or k < end)]
+
     def _seek_seconds(self, start: int) -> float:
         """Input-side ``-ss`` that lands exactly on frame ``start``.
 
@@ -356,10 +405,18 @@ class FFmpegSource(SourceBase):
     def command(self, start: int = 0, end: int | None = None, step: int = 1) -> list[str]:
         """The ffmpeg command line that decodes frames ``start:end:step`` to raw RGB on stdout."""
         cmd = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "warning"]
+        if self.decoder_threads:
+            cmd += ["-threads", str(self.decoder_threads)]
+        if self.keyframes_only:
+            # The decoder skips every other frame unseen; frames() numbers the keyframes.
+            cmd += ["-skip_frame", "nokey"]
         seek = start > 0 and self.seekable
         if seek:
             cmd += ["-ss", f"{self._seek_seconds(start):.6f}"]
         cmd += ["-i", self.path, "-map", f"0:{self.stream.index}", "-an", "-sn", "-dn"]
+        if self.keyframes_only:
+            cmd += ["-frames:v", str(len(self.keyframes_in(start, end)))]
+            step, end = 1, None
         cmd += ["-vf", self.video_filter(step, 0 if seek else start)]
         if end is not None:
             cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
@@ -421,18 +478,24 @@ class FFmpegSource(SourceBase):
         index, delivered = start, 0
         fps = info.fps
         times = self._times
+        keys = iter(self.keyframes_in(start, end)) if self.keyframes_only else None
         try:
             while True:
                 got = _read_exactly(proc.stdout, view, frame_bytes)
                 if got < frame_bytes:
                     break
+                if keys is not None:
+                    index = next(keys, index + 1)
+                    if (index - start) % step:
+                        continue
                 if times is not None and index < len(times):
                     time_s: float | None = times[index]
                 else:
                     time_s = index / fps if fps else None
                 yield Frame(index, time_s, buffer)
                 delivered += 1
-                index += step
+                if keys is None:
+                    index += step
             proc.wait()
             drain.join(timeout=5)
             if delivered == 0 and proc.returncode not in (0, None):
@@ -440,7 +503,9 @@ class FFmpegSource(SourceBase):
                     f"ffmpeg could not decode {self.path} ({stderr_tail(chr(10).join(errors))})"
                 )
             self.last_warnings = list(errors)
-            lost = lost_frames_warning(self, start, end, step, delivered, list(errors))
+            lost = None
+            if not self.keyframes_only:  # a keyframe preview delivers few frames on purpose
+                lost = lost_frames_warning(self, start, end, step, delivered, list(errors))
             if lost:
                 warnings.warn(lost, DecodeWarning, stacklevel=2)
         finally:
@@ -450,6 +515,50 @@ class FFmpegSource(SourceBase):
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
+
+
+def parse_keyframes(framecrc: str) -> tuple[list[int], int] | None:
+    """Keyframe frame numbers and the packet count from ffmpeg's ``framecrc`` listing.
+
+    A frame's number is its rank in presentation order; a packet is a keyframe when it has no
+    ``F=`` field (flags are printed only when they differ from "key") or its flags have bit 0.
+    None when a timestamp is missing.
+
+    Examples
+    --------
+    >>> rows = ["#tb 0: 1/25", "0, -1, 0, 1, 9, 0x1", "0, 0, 2, 1, 9, 0x2, F=0x0",
+    ...         "0, 1, 1, 1, 9, 0x3, F=0x0"]
+    >>> parse_keyframes(chr(10).join(rows))
+    ([0], 3)
+    """
+    rows: list[tuple[int, bool]] = []
+    for line in framecrc.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        try:
+            pts = int(fields[2])
+        except (IndexError, ValueError):
+            return None
+        flags = next((f[2:] for f in fields[6:] if f.startswith("F=")), "0x1")
+        rows.append((pts, bool(int(flags, 16) & 1)))
+    rows.sort()
+    return [rank for rank, (_, key) in enumerate(rows) if key], len(rows)
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
+    """Even ``(width, height)`` whose longer side is at most ``max_side``; None if already small.
+
+    Examples
+    --------
+    >>> scaled_size(1920, 1080, 640), scaled_size(640, 480, 640), scaled_size(1080, 1920, 640)
+    ((640, 360), None, (360, 640))
+    """
+    if not max_side or max(width, height) <= max_side:
+        return None
+    factor = max_side / max(width, height)
+    even = lambda v: max(2, 2 * int(v * factor / 2))  # noqa: E731  (round down: stay <= max_side)
+    return even(width), even(height)
 
 
 def _grow_pipe(stream: object) -> None:

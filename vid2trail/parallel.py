@@ -1,0 +1,268 @@
+"""Stack one window of a video in several processes: split, reduce each part, combine.
+
+Reducers are monoids (see :mod:`vid2trail.reducers`), so the selected frames can be cut into
+contiguous segments, each decoded by its own process with an exact seek and reduced locally, and
+the partial reducers merged in order. Max and min come out bit-identical to one process; mean and
+sum differ only by the order of float64 additions (about 1e-15 relative).
+
+Every segment starts on a selected frame (``start + i * step``), so ``--step`` keeps its phase.
+The workers are started with ``spawn`` (safe with threads, the same on every platform) and send
+their frame counts back through a queue, so the caller still sees one progress count.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import sys
+from typing import Any
+
+from .errors import DecodeError
+from .frames import SourceInfo
+from .reducers import MaxReducer, MeanReducer, MinReducer, Reducer, SumReducer, make_reducer
+from .select import FrameRange
+
+#: Below this many frames per segment, starting processes costs more than it saves.
+MIN_SEGMENT_FRAMES = 60
+#: Frames a worker reduces between two progress messages.
+_REPORT_EVERY = 8
+_POLL_S = 0.2
+
+
+def default_workers(cpu_count: int | None = None) -> int:
+    """The default ``--workers``: half the cores (a decoder uses a second core), at most 8.
+
+    A video decoder already uses several threads, so one process per core would oversubscribe
+    the machine; on two cores this is 1, the single-process path.
+
+    Examples
+    --------
+    >>> default_workers(2), default_workers(16), default_workers(64), default_workers(1)
+    (1, 8, 8, 1)
+    """
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, min(8, cores // 2))
+
+
+def default_threads(cpu_count: int | None = None) -> int:
+    """The default number of images a folder decodes at once: one per core, at most 8.
+
+    Examples
+    --------
+    >>> default_threads(2), default_threads(32)
+    (2, 8)
+    """
+    return max(1, min(8, cpu_count if cpu_count is not None else (os.cpu_count() or 1)))
+
+
+def split_range(
+    frame_range: FrameRange, total: int, parts: int, min_frames: int | None = None
+) -> list[FrameRange]:
+    """Cut a range of ``total`` selected frames into at most ``parts`` contiguous segments.
+
+    Each segment starts on a selected frame, so the step keeps its phase; the last one keeps the
+    range's own end (None: to the end of the video), so an estimated ``total`` that is short
+    loses no frame. Segments are at least ``min_frames`` long (default
+    :data:`MIN_SEGMENT_FRAMES`).
+
+    Examples
+    --------
+    >>> split_range(FrameRange(10, 500, 2), 245, 2)
+    [FrameRange(start=10, end=254, step=2), FrameRange(start=254, end=500, step=2)]
+    >>> split_range(FrameRange(0, 50), 50, 4)
+    [FrameRange(start=0, end=50, step=1)]
+    """
+    shortest = MIN_SEGMENT_FRAMES if min_frames is None else max(1, min_frames)
+    parts = max(1, min(parts, total // shortest))
+    if parts == 1:
+        return [frame_range]
+    bounds = [frame_range.start + (total * i // parts) * frame_range.step for i in range(parts)]
+    ends: list[int | None] = [*bounds[1:], frame_range.end]
+    return [FrameRange(a, b, frame_range.step) for a, b in zip(bounds, ends, strict=True)]
+
+
+def parallel_safe(reducer: Reducer) -> bool:
+    """True for the reducers whose split runs combine exactly: single-pass max, min, mean, sum.
+
+    Examples
+    --------
+    >>> from vid2trail.reducers import make_reducer
+    >>> parallel_safe(make_reducer("max")), parallel_safe(make_reducer("median"))
+    (True, False)
+    """
+    return type(reducer) in (MaxReducer, MinReducer, MeanReducer, SumReducer)
+
+
+def _work(
+    source: Any, segment: FrameRange, mode: str, params: dict[str, Any], part: int, inbox: Any
+) -> None:
+    """Worker process: reduce one segment, report progress, send the partial reducer back."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(143)
+
+    # terminate() from the parent must still run the source's cleanup (it stops ffmpeg).
+    signal.signal(signal.SIGTERM, stop)
+    reducer = make_reducer(mode, **params)
+    pending = 0
+    try:
+        for frame in source.frames(segment.start, segment.end, segment.step):
+            reducer.update(frame.pixels)
+            pending += 1
+            if pending == _REPORT_EVERY:
+                inbox.put(("frames", part, pending))
+                pending = 0
+        inbox.put(("frames", part, pending))
+        inbox.put(("done", part, reducer))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # the parent re-raises it
+        inbox.put(("error", part, exc))
+
+
+def reduce_segments(
+    source: Any,
+    segments: list[FrameRange],
+    mode: str,
+    progress: Any = None,
+    total: int | None = None,
+    params: dict[str, Any] | None = None,
+) -> Reducer:
+    """Reduce each segment in its own process and combine the results in order.
+
+    Parameters
+    ----------
+    source : Source
+        A picklable source that seeks exactly (``source.exact_seek``).
+    segments : list of FrameRange
+        From :func:`split_range`.
+    mode : str
+        Reducer name.
+    progress : callable, optional
+        ``progress(done, total)`` as frame counts arrive from the workers.
+    total : int, optional
+        Expected frame count for ``progress``.
+    params : dict, optional
+        Reducer options for :func:`~vid2trail.reducers.make_reducer`.
+
+    Returns
+    -------
+    Reducer
+        The combination of every segment's reducer (count 0 if no segment had a frame).
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> src = open_source("long.mp4")  # doctest: +SKIP
+    >>> r = reduce_segments(src, split_range(FrameRange(0, 3000), 3000, 8), "max")  # doctest: +SKIP
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    inbox = ctx.Queue()
+    workers = [
+        ctx.Process(target=_work, args=(source, seg, mode, params or {}, i, inbox), daemon=True)
+        for i, seg in enumerate(segments)
+    ]
+    results: dict[int, Reducer] = {}
+    done = 0
+    try:
+        for worker in workers:
+            worker.start()
+        while len(results) < len(workers):
+            try:
+                kind, part, payload = inbox.get(timeout=_POLL_S)
+            except queue.Empty:
+                _check_alive(workers, results)
+                continue
+            if kind == "frames":
+                done += payload
+                if progress is not None:
+                    progress(done, max(total, done) if total is not None else None)
+            elif kind == "done":
+                results[part] = payload
+            else:
+                raise payload
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+        for worker in workers:
+            worker.join()
+        inbox.close()
+    combined = results[0]
+    for part in range(1, len(workers)):
+        combined.combine(results[part])
+    return combined
+
+
+def reduce_in_threads(
+    source: Any,
+    segments: list[FrameRange],
+    mode: str,
+    progress: Any = None,
+    total: int | None = None,
+    params: dict[str, Any] | None = None,
+) -> Reducer:
+    """Like :func:`reduce_segments`, with one thread per segment (for sources whose decoder
+    releases the GIL, such as OpenCV's image codecs); the reducers' numpy and OpenCV calls
+    release it too, so decoding and stacking both run on every core.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> src = open_source("night/")  # doctest: +SKIP
+    >>> parts = split_range(FrameRange(0, 400), 400, 4, min_frames=8)
+    >>> r = reduce_in_threads(src, parts, "mean")  # doctest: +SKIP
+    """
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+    done = 0
+    stop = threading.Event()
+
+    def work(segment: FrameRange) -> Reducer:
+        nonlocal done
+        reducer = make_reducer(mode, **(params or {}))
+        for frame in source.frames(segment.start, segment.end, segment.step):
+            if stop.is_set():
+                break
+            reducer.update(frame.pixels)
+            with lock:
+                done += 1
+                if progress is not None:
+                    progress(done, max(total, done) if total is not None else None)
+        return reducer
+
+    with ThreadPoolExecutor(len(segments), thread_name_prefix="vid2trail-stack") as pool:
+        futures = [pool.submit(work, seg) for seg in segments]
+        try:
+            partial = [future.result() for future in futures]
+        except BaseException:
+            stop.set()
+            raise
+    combined = partial[0]
+    for other in partial[1:]:
+        combined.combine(other)
+    return combined
+
+
+def _check_alive(workers: list[Any], results: dict[int, Reducer]) -> None:
+    for part, worker in enumerate(workers):
+        if part not in results and not worker.is_alive() and worker.exitcode not in (0, None):
+            raise DecodeError(
+                f"a worker process stopped unexpectedly (exit code {worker.exitcode}); "
+                "try --workers 1"
+            )
+
+
+def can_split(source: Any, info: SourceInfo) -> bool:
+    """True when a source can be cut into segments: it seeks exactly and can be pickled."""
+    # A keyframes-only preview is already cheap, and its frames are not a regular range.
+    return (
+        bool(getattr(source, "exact_seek", False))
+        and not getattr(source, "keyframes_only", False)
+        and info.frame_count is not None
+    )
