@@ -213,19 +213,38 @@ def report(title: str, results: dict[str, list[Result]]) -> None:
     sys.stdout.flush()
 
 
+MEASURE_RSS = """
+import resource, sys
+from vid2trail.cli import app
+try:
+    app(sys.argv[2:], prog_name="vid2trail")
+except SystemExit as exc:
+    if exc.code:
+        raise
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+with open(sys.argv[1], "w") as f:
+    f.write(f"{own} {kids}")
+"""
+
+
 def memory_check(clip: str, out: Path) -> None:
-    """Peak RSS of a 100-frame and a 1000-frame (or whole-clip) max and mean stack."""
+    """Peak RSS of a 100-frame and a 1000-frame max and mean stack, Python and ffmpeg apart."""
     print("\n## Memory: peak RSS of a short and a long stack (one process each)\n")
-    print("| mode | frames | peak RSS MiB | ratio |")
-    print("|---|---:|---:|---:|")
+    print("| mode | frames | Python peak RSS MiB | ratio | ffmpeg peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|")
     for mode in ("max", "mean"):
-        peaks = []
+        first = None
         for end in ("100", "1000"):
-            argv = [PY, "-m", "vid2trail", clip, "-q", "-y", "-m", mode, "--workers", "1",
-                    "--end", end, "-o", str(out / f"mem-{mode}-{end}.png")]  # fmt: skip
-            peaks.append(run_once(argv)[1])
-        for end, peak in zip(("100", "1000"), peaks, strict=True):
-            print(f"| {mode} | {end} | {peak / 1024:.0f} | {peak / peaks[0]:.3f} |")
+            report_file = out / f"rss-{mode}-{end}.txt"
+            still = str(out / f"mem-{mode}-{end}.png")
+            argv = [PY, "-c", MEASURE_RSS, str(report_file), clip, "-q", "-y", "-m", mode,
+                    "--workers", "1", "--end", end, "-o", still]  # fmt: skip
+            run_once(argv)
+            own, kids = (int(v) for v in report_file.read_text().split())
+            first = first or own
+            print(f"| {mode} | {end} | {own / 1024:.0f} | {own / first:.3f} | {kids / 1024:.0f} |")
+    sys.stdout.flush()
 
 
 def machine() -> str:
