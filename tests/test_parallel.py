@@ -64,8 +64,13 @@ def small_segments(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_workers_equal_one_process_on_h264(h264_clip: Path, small_segments: list[int]) -> None:
     # Segments start mid-GOP (keyframe every 12 frames): the seeks must still be exact.
     one = stack(h264_clip, "max", start=2, step=3, workers=1)
-    three = stack(h264_clip, "max", start=2, step=3, workers=3)
+    seen: list[tuple[int, int | None]] = []
+    three = stack(
+        h264_clip, "max", start=2, step=3, workers=3, progress=lambda d, t: seen.append((d, t))
+    )
     np.testing.assert_array_equal(three, one)
+    # One progress count across the processes, reaching every selected frame (2, 5, ..., 38).
+    assert seen[-1] == (13, 13) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     mean_one = stack(h264_clip, "mean", dtype=np.float64, workers=1)
     mean_three = stack(h264_clip, "mean", dtype=np.float64, workers=3)
     np.testing.assert_allclose(mean_three, mean_one, rtol=1e-9, atol=0)

@@ -380,10 +380,11 @@ def stack_command(
         int | None,
         typer.Option(
             metavar="N",
-            help="Processes that decode parts of a video at once; 1 runs in one process, and "
-            "several --window values share one pass in one process. For a folder: images "
-            f"decoded at once in threads. Default: half the cores for a video, all for a folder, "
-            f"at most 8 (here {default_workers()} and {default_threads()}).",
+            help="Processes that decode and stack parts of a video at once (max, min, mean, sum "
+            "with one window and no --reject/--exclude/--dark/--hot-pixels; anything else runs "
+            "in one process); for a folder, threads. 1: one process. Default: half the cores "
+            f"for a video, all for a folder, at most 8 (here {default_workers()} and "
+            f"{default_threads()}).",
         ),
     ] = None,
     preview: Annotated[
