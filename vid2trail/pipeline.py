@@ -572,8 +572,11 @@ def stack(
     buffers : int
         Max stacks that ``maxmean`` feeds round-robin and averages.
     workers : int, optional
-        Processes for a video (threads for a folder); default
-        :func:`vid2trail.parallel.default_workers`, 1 for a single process.
+        Processes for a video (threads for a folder). Default: 1 process for a video (the
+        command line's default is :func:`vid2trail.parallel.default_workers`), and
+        :func:`vid2trail.parallel.default_threads` threads for a folder. Worker processes are
+        started with ``spawn``, so a script that asks for them must keep its top-level code
+        under ``if __name__ == "__main__":``, as :mod:`multiprocessing` requires.
     preview : bool
         A quick small result: frames at most :data:`vid2trail.sources.PREVIEW_SIDE` pixels on
         the longer side, scaled inside the decoder.
@@ -593,7 +596,8 @@ def stack(
     if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 1):
         raise UsageError(f"step {step!r} must be a whole number of frames, 1 or more")
     threads = workers if workers is not None else default_threads()
-    workers = check_workers(workers)
+    # Processes only on request: spawning needs the caller's main-module guard.
+    workers = check_workers(workers) if workers is not None else 1
     auto = "auto" in (start, end)
     window = Window(
         parse_position(str(start), "start") if start not in (None, "auto") else None,
