@@ -17,6 +17,7 @@ from .errors import (  # noqa: E402
     DecodeWarning,
     DiskSpaceError,
     EmptySelectionError,
+    EncodeError,
     OutputError,
     SelectionPastEndError,
     SourceError,
@@ -31,6 +32,14 @@ from .pipeline import provenance, render, run_reducers, stack  # noqa: E402
 from .reducers import REDUCERS, Reducer, make_reducer  # noqa: E402
 from .select import FrameRange, Window, parse_position, resolve_window  # noqa: E402
 from .sources import open_source  # noqa: E402
+from .trails import FrameRenderer, Trail, comet_decay, make_trail  # noqa: E402
+from .video import (  # noqa: E402
+    TrailVideo,
+    VideoOptions,
+    VideoWriter,
+    progressive_frames,
+    stack_with_video,
+)
 from .writers import write_sidecar, write_still  # noqa: E402
 
 __all__ = [
@@ -40,8 +49,10 @@ __all__ = [
     "DecodeWarning",
     "DiskSpaceError",
     "EmptySelectionError",
+    "EncodeError",
     "Frame",
     "FrameRange",
+    "FrameRenderer",
     "OutputError",
     "Reducer",
     "SelectionPastEndError",
@@ -49,22 +60,30 @@ __all__ = [
     "SourceInfo",
     "SourceNotFoundError",
     "TimeParseError",
+    "Trail",
+    "TrailVideo",
     "UsageError",
     "Vid2TrailError",
     "Vid2TrailWarning",
+    "VideoOptions",
+    "VideoWriter",
     "Window",
     "__version__",
+    "comet_decay",
     "linear_to_srgb",
     "load_dark",
     "make_reducer",
+    "make_trail",
     "open_source",
     "parse_position",
     "provenance",
+    "progressive_frames",
     "render",
     "resolve_window",
     "run_reducers",
     "srgb_to_linear",
     "stack",
+    "stack_with_video",
     "to_output",
     "write_sidecar",
     "write_still",

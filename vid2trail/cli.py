@@ -59,6 +59,16 @@ from .scan import SCAN_WIDTH, THUMBNAILS, scan
 from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
 from .select import Window, parse_position
 from .sources import PREVIEW_SIDE, VIDEO_BACKENDS, open_source
+from .trails import COMET_FLOOR, DEFAULT_TRAIL_FRAMES, TRAIL_KINDS
+from .video import (
+    CODECS,
+    DEFAULT_CRF,
+    DEFAULT_FOLDER_FPS,
+    DEFAULT_PRESET,
+    VIDEO_FORMATS,
+    VideoOptions,
+    stack_with_video,
+)
 from .writers import (
     check_output,
     check_sidecar,
@@ -403,6 +413,94 @@ def stack_command(
         bool, typer.Option("--overwrite", "-y", help="Replace an existing output file.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    video: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PATH",
+            help="Also write a trail video, in the same decoding pass: "
+            f"{', '.join(VIDEO_FORMATS)} (GIF and WebP loop). Frame k shows the trails up to "
+            "frame k; the last frame is the still.",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    trail: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KIND",
+            help=f"{'|'.join(TRAIL_KINDS)}. grow: the running --mode stack (default). comet: "
+            "tails fade in linear light, A = max(frame, decay * A). window: the max of the last "
+            "--trail-frames frames.",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    trail_frames: Annotated[
+        int | None,
+        typer.Option(
+            metavar="L",
+            help=f"Trail length in frames for comet and window (default {DEFAULT_TRAIL_FRAMES}). "
+            f"For comet it sets the decay so a tail falls to {COMET_FLOOR:.0%} of its light "
+            "after L frames: decay = 0.01 ** (1/L). window keeps L frames in memory (6 MB each at "
+            "1080p).",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    decay: Annotated[
+        float | None,
+        typer.Option(
+            metavar="D",
+            help="Comet decay per frame, between 0 and 1 (instead of --trail-frames).",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    video_fps: Annotated[
+        float | None,
+        typer.Option(
+            metavar="FPS",
+            help=f"Video frame rate. Default: the source's ({DEFAULT_FOLDER_FPS:g} for folders).",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    video_step: Annotated[
+        int | None,
+        typer.Option(
+            metavar="K",
+            help="Emit every K-th stacked frame (and always the last) to shorten long clips.",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    video_width: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PX",
+            help="Scale the video to this width, keeping the aspect. Default: the source's.",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    codec: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help=f"Video codec for .mp4/.mov/.mkv: {', '.join(CODECS)} (default h264).",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    crf: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help=f"Constant rate factor, 0-51; lower is better and larger (default {DEFAULT_CRF}, "
+            "visually lossless).",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help=f"Encoder speed preset, ultrafast .. veryslow (default {DEFAULT_PRESET}).",
+            rich_help_panel="Trail video",
+        ),
+    ] = None,
 ) -> None:
     """Stack frames of INPUT into a long-exposure still and print the path written."""
     memory_bytes = parse_memory(memory)
@@ -441,6 +539,25 @@ def stack_command(
         ]
     )
     auto = "auto" in (start, end) or None in windows
+    video_settings = {"trail": trail, "trail_frames": trail_frames, "decay": decay,
+                      "video_step": video_step}  # fmt: skip
+    encoding = {"fps": video_fps, "width": video_width, "codec": codec, "crf": crf,
+                "preset": preset}  # fmt: skip
+    given = [k for k, v in {**video_settings, **encoding}.items() if v is not None]
+    if video is None and given:
+        flag = {"fps": "--video-fps", "width": "--video-width"}.get(given[0], given[0])
+        flag = "--" + flag.lstrip("-").replace("_", "-")
+        raise UsageError(f"{flag} sets up the trail video: add --video PATH (e.g. trails.mp4)")
+    if codec is not None and video is not None and Path(video).suffix.lower() in (".gif", ".webp"):
+        raise UsageError(f"--codec applies to .mp4, .mov and .mkv videos, not {video}")
+    if video is not None and window and len(window) > 1:
+        raise UsageError("--video takes one window: use --start/--end or a single --window")
+    video_options = (
+        VideoOptions(**{k: v for k, v in encoding.items() if v is not None})
+        if video is not None
+        else None
+    )
+    written: list[str] = []
     suffix = f"{mode}-preview" if preview else mode
     with open_source(
         input_path, backend=backend, stream=stream, hdr=hdr, preview=preview, threads=threads
@@ -469,6 +586,8 @@ def stack_command(
             check_output(out, bit_depth=depth, overwrite=overwrite, inputs=inputs)
             if sidecar:
                 check_sidecar(out, overwrite=overwrite)
+        if video is not None and Path(video).resolve() == outputs[0].resolve():
+            raise UsageError(f"--video {video} is the still's path: give the video its own name")
         if argmax is not None:
             check_output(argmax, bit_depth=16, overwrite=overwrite, inputs=inputs)
             if Path(argmax).resolve() in {Path(out).resolve() for out in outputs}:
@@ -476,10 +595,20 @@ def stack_command(
         keep = build_filter(source, decode_plan(ranges), reject_k=reject_k, exclude=exclude or ())
         calibration = make_calibration(dark, hot_pixels == "auto", memory_bytes)
         with progress_bar(not quiet, "Stacking") as progress:
-            reducers = run_reducers(
-                source, ranges, mode, progress, keep, params=params, calibration=calibration,
-                workers=workers,
-            )  # fmt: skip
+            if video is None:
+                reducers = run_reducers(
+                    source, ranges, mode, progress, keep, params=params,
+                    calibration=calibration, workers=workers,
+                )  # fmt: skip
+            else:
+                reducer, video_path = stack_with_video(
+                    source, ranges[0], mode, video,
+                    **{k: v for k, v in video_settings.items() if v is not None},
+                    options=video_options, normalize=normalize, gain=gain, overwrite=overwrite,
+                    progress=progress, keep=keep, params=params, calibration=calibration,
+                )  # fmt: skip
+                reducers = [reducer]
+                written.append(str(video_path))
         info = source.info
     for line in keep.report() if keep is not None else []:
         typer.echo(line, err=True)
@@ -501,6 +630,8 @@ def stack_command(
         index = argmax_image(reducers[0], ranges[0])
         meta = {"software": f"vid2trail {__version__}", "argmax_of": str(outputs[0])}
         typer.echo(str(write_still(argmax, index, metadata=meta)))
+    for path in written:
+        typer.echo(path)
 
 
 @app.command("info")

@@ -42,6 +42,10 @@ class DecodeError(Vid2TrailError, OSError):
     """The decoder could not read the input; the message ends with the decoder's own words."""
 
 
+class EncodeError(Vid2TrailError, OSError):
+    """The encoder could not write the video; the message ends with ffmpeg's own words."""
+
+
 class SourceError(Vid2TrailError, ValueError):
     """The input exists but cannot be stacked as it is (no images, mixed sizes, ...)."""
 

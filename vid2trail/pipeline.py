@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 #: ``progress(frames_done, frames_total_or_None)``, called after every frame.
 ProgressCallback = Callable[[int, "int | None"], None]
+#: Called with every decoded frame after the reducers took it (the trail video is one).
+FrameSink = Callable[[Frame], None]
 
 
 def check_workers(workers: int | None) -> int:
@@ -104,13 +106,14 @@ def expected_frames(
 def run_reducers(
     source: SourceBase,
     ranges: Sequence[FrameRange],
-    modes: Sequence[str] | str,
+    modes: Sequence[str | Reducer] | str,
     progress: ProgressCallback | None = None,
     keep: Callable[[Frame], bool] | None = None,
     *,
     params: Mapping[str, Any] | None = None,
     calibration: Calibration | None = None,
     workers: int = 1,
+    sinks: Sequence[FrameSink] = (),
 ) -> list[Reducer]:
     """Decode once (once per pass for the multi-pass modes) and feed every window's reducer.
 
@@ -125,8 +128,8 @@ def run_reducers(
         An open source.
     ranges : sequence of FrameRange
         One window per reducer.
-    modes : str or sequence of str
-        The mode of every window's reducer (one name applies to all).
+    modes : str or sequence of str or Reducer
+        The mode of every window's reducer (one name applies to all), or reducers to feed.
     progress : callable, optional
         ``progress(done, total)`` after every decoded frame, counted over all passes.
     keep : callable, optional
@@ -144,6 +147,10 @@ def run_reducers(
         Processes for one window of a video (see :mod:`vid2trail.parallel`); 1 runs everything
         in this process. Only single-pass modes that combine exactly (max, min, mean, sum)
         without ``keep`` or ``calibration`` split; the others run here whatever ``workers`` says.
+    sinks : sequence of callable
+        ``sink(frame)`` for every frame the reducers took in the first pass, right after they
+        took it (the trail video): kept frames only, with calibration applied. The frame's buffer
+        may be reused afterwards.
 
     Returns
     -------
@@ -162,12 +169,13 @@ def run_reducers(
     ...     [r] = run_reducers(src, [FrameRange(0, None)], "max")
     """
     names = [modes] * len(ranges) if isinstance(modes, str) else list(modes)
-    reducers = [make_reducer(name, **(params or {})) for name in names]
+    reducers = [make_reducer(m, **(params or {})) if isinstance(m, str) else m for m in names]
     plan = decode_plan(ranges)
     total = expected_frames(plan, source.info, source)
     passes = max(getattr(r, "passes", 1) for r in reducers)
     pairs = list(zip(ranges, reducers, strict=True))
-    if len(pairs) == 1 and keep is None and calibration is None and parallel_safe(reducers[0]):
+    splittable = len(pairs) == 1 and not sinks and isinstance(names[0], str)
+    if splittable and keep is None and calibration is None and parallel_safe(reducers[0]):
         split = _run_split(source, plan, names[0], dict(params or {}), workers, progress, total)
         if split is not None:
             if split.count == 0:
@@ -195,6 +203,7 @@ def run_reducers(
                 if callable(begin):
                     begin(k)
             feed = _Pass(source, plan, active, calibration, keep if k == 0 else None, dropped)
+            feed.sinks = sinks if k == 0 else ()
             done = feed.run(progress, done, grand_total)
             if k == 0:
                 _check_counts(source, pairs, dropped)
@@ -257,6 +266,7 @@ class _Pass:
         self.calibration, self.keep, self.dropped = calibration, keep, dropped
         # The first pass asks keep() and records what it drops; later passes drop the same.
         self.skip = frozenset(dropped) if keep is None else frozenset()
+        self.sinks: Sequence[FrameSink] = ()
 
     def run(self, progress: ProgressCallback | None, done: int, total: int | None) -> int:
         single = len(self.pairs) == 1
@@ -274,6 +284,12 @@ class _Pass:
                     for frame_range, reducer in self.pairs:
                         if frame_range.contains(frame.index):
                             reducer.update(pixels)
+                for sink in self.sinks:
+                    sink(
+                        frame
+                        if pixels is frame.pixels
+                        else Frame(frame.index, frame.time_s, pixels)
+                    )
             done += 1
             if progress is not None:
                 progress(done, max(total, done) if total is not None else None)

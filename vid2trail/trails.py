@@ -1,0 +1,361 @@
+"""Progressive trails: the picture after every frame, for the trail-growth video.
+
+A trail is fed frames one at a time, like a reducer, and can show its current picture after any
+frame. Three kinds:
+
+- ``grow``: the running reduction of a stacking mode (running max for star trails, running mean).
+- ``comet``: ``A_t = max(F_t, d * A_{t-1})`` in linear light, a tail that fades by ``d`` per frame.
+- ``window``: the max of the last ``L`` frames, so a trail ends exactly ``L`` frames after its
+  light was last seen.
+
+Unlike reducers these are not monoids: ``comet`` and ``window`` depend on frame order.
+:class:`FrameRenderer` turns a trail's picture into 8-bit sRGB video frames through lookup tables,
+cheaply enough to run on every frame of a 1080p clip.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from .color import decode_lut, linear_to_srgb, normalization_scale, parse_normalize
+from .errors import UsageError
+from .reducers import Reducer, make_reducer
+
+#: The ``--trail`` kinds.
+TRAIL_KINDS = ("grow", "comet", "window")
+#: Visible length in frames of ``comet`` and ``window`` trails when ``--trail-frames`` is not given.
+DEFAULT_TRAIL_FRAMES = 30
+#: ``--trail-frames L`` picks the comet decay at which a tail's linear light falls to this fraction
+#: after ``L`` frames: 1% is about the sky level of a dark-sky timelapse (sRGB code 25 of 255 for a
+#: white star), so the tail visibly ends after about ``L`` frames.
+COMET_FLOOR = 0.01
+
+
+def comet_decay(trail_frames: int) -> float:
+    """The per-frame decay ``d`` for which a comet tail falls to 1% of its light after ``L`` frames.
+
+    ``d = 0.01 ** (1 / L)``; after ``k`` frames a tail holds ``d ** k`` of its linear light.
+
+    Examples
+    --------
+    >>> round(comet_decay(40), 4)
+    0.8913
+    >>> round(comet_decay(40) ** 40, 6)
+    0.01
+    """
+    if isinstance(trail_frames, bool) or not isinstance(trail_frames, int) or trail_frames < 1:
+        raise UsageError(
+            f"--trail-frames {trail_frames!r}: use a whole number of frames, 1 or more"
+        )
+    return COMET_FLOOR ** (1.0 / trail_frames)
+
+
+@runtime_checkable
+class Trail(Protocol):
+    """What the trail video needs: feed a frame, look at the picture so far."""
+
+    name: str
+    #: True when :meth:`picture` is float linear light; False for sRGB code values.
+    linear: bool
+    count: int
+
+    def update(self, pixels: np.ndarray) -> None:
+        """Fold one ``H x W x C`` integer frame in."""
+
+    def picture(self) -> np.ndarray:
+        """The trail after the frames seen so far (a view: copy it to keep it)."""
+
+
+class GrowTrail:
+    """The running reduction of a mode: frame ``k`` shows the stack of frames ``0..k``.
+
+    Order does not matter. Pass ``fed_elsewhere=True`` with the reducer the pipeline already feeds
+    (the still's), so the work is done once and :meth:`update` only counts.
+
+    Examples
+    --------
+    >>> t = GrowTrail(make_reducer("max"))
+    >>> for v in (3, 9, 5):
+    ...     t.update(np.full((1, 1, 1), v, np.uint8))
+    >>> int(t.picture()[0, 0, 0])
+    9
+    """
+
+    name = "grow"
+
+    def __init__(self, reducer: Reducer, *, fed_elsewhere: bool = False) -> None:
+        self.reducer = reducer
+        self.fed_elsewhere = fed_elsewhere
+        self.count = 0
+
+    @property
+    def linear(self) -> bool:
+        """The reducer's: max and min of calibrated (float) frames are linear light."""
+        return self.reducer.linear
+
+    def update(self, pixels: np.ndarray) -> None:
+        if not self.fed_elsewhere:
+            self.reducer.update(pixels)
+        self.count += 1
+
+    def picture(self) -> np.ndarray:
+        return self.reducer.result()
+
+
+class CometTrail:
+    """Fading tails: ``A_t = max(linear(F_t), d * A_{t-1})`` per sample, in float32 linear light.
+
+    Order matters. Decaying linear light (not sRGB code values) keeps the fade's shape the same
+    for bright and faint stars: every tail loses the same fraction of its light per frame.
+
+    Examples
+    --------
+    >>> t = CometTrail(0.5)
+    >>> t.update(np.full((1, 1, 1), 255, np.uint8))
+    >>> t.update(np.zeros((1, 1, 1), np.uint8))
+    >>> float(t.picture()[0, 0, 0])
+    0.5
+    """
+
+    name = "comet"
+    linear = True
+
+    def __init__(self, decay_per_frame: float) -> None:
+        if not 0.0 < decay_per_frame < 1.0:
+            raise UsageError(f"--decay {decay_per_frame}: use a factor between 0 and 1, e.g. 0.95")
+        self.decay_per_frame = float(decay_per_frame)
+        self._acc: np.ndarray | None = None
+        self._scratch: np.ndarray | None = None
+        self.count = 0
+
+    def update(self, pixels: np.ndarray) -> None:
+        light = _to_linear32(pixels, self._scratch)
+        if self._acc is None:
+            self._acc = light.copy()
+            self._scratch = light
+        else:
+            # One rounding per step: d * A in float32, then the exact max.
+            np.multiply(self._acc, np.float32(self.decay_per_frame), out=self._acc)
+            np.maximum(self._acc, light, out=self._acc)
+        self.count += 1
+
+    def picture(self) -> np.ndarray:
+        if self._acc is None:
+            raise UsageError("no frames were stacked: the selection is empty")
+        return self._acc
+
+
+class WindowTrail:
+    """Sliding window: frame ``t`` shows ``max(F_{t-L+1} .. F_t)``; order matters.
+
+    A two-stack queue over a ring of ``L`` frames: new frames are stored raw while a running max
+    covers them; when the older half runs out, the raw frames are turned in place (newest to
+    oldest) into suffix maxima. Each frame is touched a fixed number of times, so the work is
+    O(1) per frame whatever ``L``, and memory is ``L + 2`` frames in the source's own dtype.
+
+    Examples
+    --------
+    >>> t = WindowTrail(2)
+    >>> for v in (9, 3, 5):
+    ...     t.update(np.full((1, 1, 1), v, np.uint8))
+    >>> int(t.picture()[0, 0, 0])
+    5
+    """
+
+    name = "window"
+    #: False for integer frames (sRGB codes); True once float (calibrated, linear) frames arrive.
+    linear = False
+
+    def __init__(self, length: int) -> None:
+        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+            raise UsageError(f"--trail-frames {length!r}: use a whole number of frames, 1 or more")
+        self.length = length
+        self._ring: np.ndarray | None = None
+        self._back: np.ndarray | None = None  # max of the raw frames split..t
+        self._out: np.ndarray | None = None
+        self._oldest = 0  # first frame in the window
+        self._split = 0  # frames oldest..split-1 hold suffix maxima, split..t raw frames
+        self.count = 0
+
+    def update(self, pixels: np.ndarray) -> None:
+        t, size = self.count, self.length
+        if self._ring is None or self._back is None:
+            self.linear = pixels.dtype.kind == "f"
+            _check_memory(size * pixels.nbytes, f"--trail window --trail-frames {size}")
+            self._ring = np.empty((size, *pixels.shape), pixels.dtype)
+            self._back = np.empty_like(pixels)
+            self._out = np.empty_like(pixels)
+        ring, back = self._ring, self._back
+        self._oldest = max(0, t - size + 1)
+        if self._oldest >= self._split and t > self._split:
+            # The suffix-max half is used up: turn the raw frames split..t-1 into suffix maxima.
+            for s in range(t - 2, self._split - 1, -1):
+                np.maximum(ring[s % size], ring[(s + 1) % size], out=ring[s % size])
+            self._split = t
+        ring[t % size] = pixels
+        if t == self._split:
+            back[...] = pixels
+        else:
+            np.maximum(back, pixels, out=back)
+        self.count += 1
+
+    def picture(self) -> np.ndarray:
+        if self._ring is None or self._out is None or self._back is None:
+            raise UsageError("no frames were stacked: the selection is empty")
+        if self._oldest >= self._split:
+            return self._back
+        return np.maximum(self._ring[self._oldest % self.length], self._back, out=self._out)
+
+
+def _check_memory(needed: int, what: str) -> None:
+    """Refuse up front what would not fit in RAM: the OS would kill the run midway instead."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return
+    if needed > 0.75 * physical:
+        raise UsageError(
+            f"{what} needs {needed / 2**30:.1f} GiB for its frames, more than the machine's "
+            f"{physical / 2**30:.1f} GiB of memory allow: use fewer --trail-frames or --trail comet"
+        )
+
+
+def make_trail(
+    kind: str = "grow",
+    mode: str = "max",
+    *,
+    trail_frames: int | None = None,
+    decay: float | None = None,
+    reducer: Reducer | None = None,
+) -> Trail:
+    """Build a trail from the ``--trail``, ``--mode``, ``--trail-frames`` and ``--decay`` values.
+
+    ``comet`` and ``window`` are lighten (max) trails whatever the still's mode; ``grow`` follows
+    ``mode`` (or shares ``reducer``, which the caller keeps feeding).
+
+    Examples
+    --------
+    >>> make_trail("comet", trail_frames=40).decay_per_frame == comet_decay(40)
+    True
+    >>> make_trail("window", trail_frames=60).length
+    60
+    """
+    if kind not in TRAIL_KINDS:
+        raise UsageError(f"unknown --trail {kind!r}: choose one of {', '.join(TRAIL_KINDS)}")
+    if kind == "grow":
+        if trail_frames is not None or decay is not None:
+            raise UsageError("--trail-frames and --decay apply to --trail comet or window")
+        if reducer is not None:
+            return GrowTrail(reducer, fed_elsewhere=True)
+        return GrowTrail(make_reducer(mode))
+    if kind == "window":
+        if decay is not None:
+            raise UsageError("--decay applies to --trail comet; give --trail-frames for a window")
+        return WindowTrail(DEFAULT_TRAIL_FRAMES if trail_frames is None else trail_frames)
+    if decay is not None and trail_frames is not None:
+        raise UsageError("give --trail-frames or --decay, not both: one sets the other")
+    if decay is None:
+        decay = comet_decay(DEFAULT_TRAIL_FRAMES if trail_frames is None else trail_frames)
+    return CometTrail(decay)
+
+
+@lru_cache(maxsize=4)
+def _decode_lut32(dtype_name: str) -> np.ndarray:
+    return decode_lut(dtype_name).astype(np.float32)
+
+
+def _to_linear32(pixels: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    if pixels.dtype.kind == "f":  # calibrated frames: linear light already
+        if out is None:
+            return pixels.astype(np.float32)
+        np.copyto(out, pixels, casting="same_kind")
+        return out
+    lut = _decode_lut32(pixels.dtype.name)
+    if pixels.dtype == np.uint8 and pixels.flags.c_contiguous:
+        # cv2.LUT is several times faster than np.take; a 2-D view serves any channel count.
+        flat = pixels.reshape(pixels.shape[0], -1)
+        dst = None if out is None else out.reshape(flat.shape)
+        return cv2.LUT(flat, lut, dst=dst).reshape(pixels.shape)
+    if out is None:
+        out = np.empty(pixels.shape, np.float32)
+    return np.take(lut, pixels, out=out)
+
+
+#: Linear light is quantized to this many steps before the sRGB lookup: a step is under 1/40 of
+#: the darkest 8-bit code's width, so the lookup is off by at most one level, only at rounding ties.
+_LINEAR_STEPS = 65535
+
+
+@lru_cache(maxsize=1)
+def _encode_lut() -> np.ndarray:
+    codes = np.rint(linear_to_srgb(np.arange(_LINEAR_STEPS + 1) / _LINEAR_STEPS) * 255)
+    return codes.astype(np.uint8)
+
+
+def _lookup16(index: np.ndarray) -> np.ndarray:
+    """``_encode_lut()[index]`` for a 2-D uint16 array, about a third faster than ``np.take``.
+
+    The table is laid out as a 256 x 256 image; the little-endian bytes of each index are then
+    its (column, row) in that image, which ``cv2.remap`` reads with nearest-neighbour lookup.
+    """
+    rows, cols = index.shape
+    if cols >= 32767 or rows >= 32767 or not index.flags.c_contiguous:  # remap's size limit
+        return np.take(_encode_lut(), index)
+    pairs = index.view(np.uint8).reshape(rows, cols, 2)
+    if np.little_endian:
+        xy = pairs.astype(np.int16)
+    else:  # pragma: no cover - big-endian machines
+        xy = pairs[..., ::-1].astype(np.int16)
+    return cv2.remap(_encode_lut().reshape(256, 256), xy, None, cv2.INTER_NEAREST)
+
+
+class FrameRenderer:
+    """Turn a trail's picture into an 8-bit sRGB frame, with the still's normalization and gain.
+
+    Integer pictures with no normalization and no gain pass through (uint8) or are rounded to
+    8 bits (uint16). Otherwise a lookup table maps code values (or quantized linear light) to
+    output codes. ``normalize`` other than ``none`` is measured on every frame, which costs a
+    percentile per frame.
+
+    Examples
+    --------
+    >>> render = FrameRenderer()
+    >>> render(np.array([[[0.0, 0.21586, 1.0]]]), linear=True).tolist()
+    [[[0, 128, 255]]]
+    """
+
+    def __init__(self, normalize: str = "none", gain: float = 1.0) -> None:
+        if gain <= 0:
+            raise UsageError(f"--gain {gain}: the gain must be above 0")
+        self.normalize = parse_normalize(normalize)
+        self.gain = float(gain)
+
+    def __call__(self, picture: np.ndarray, *, linear: bool) -> np.ndarray:
+        if linear:
+            factor = self._factor(picture) * _LINEAR_STEPS
+            # addWeighted scales, rounds and saturates to uint16 in one multithreaded pass.
+            flat = picture.reshape(picture.shape[0], -1)
+            index = cv2.addWeighted(flat, factor, flat, 0.0, 0.0, dtype=cv2.CV_16U)
+            return _lookup16(index).reshape(picture.shape)
+        plain = self.normalize == "none" and self.gain == 1.0
+        if plain and picture.dtype == np.uint8:
+            return picture
+        table = decode_lut(picture.dtype.name)
+        factor = 1.0 if plain else self._factor(np.take(table, picture))
+        return np.take(_code_lut(picture.dtype.name, factor), picture)
+
+    def _factor(self, light: np.ndarray) -> float:
+        if self.normalize == "none":
+            return self.gain
+        return normalization_scale(light, self.normalize) * self.gain
+
+
+@lru_cache(maxsize=8)
+def _code_lut(dtype_name: str, factor: float) -> np.ndarray:
+    light = np.clip(decode_lut(dtype_name) * factor, 0.0, 1.0)
+    return np.rint(linear_to_srgb(light) * 255).astype(np.uint8)
