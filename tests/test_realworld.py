@@ -114,8 +114,9 @@ def test_parse_media_phone_hdr() -> None:
     assert "tonemap=tonemap=hable" in chain and chain.endswith("format=rgb24")
     assert note.startswith("tone-mapped HLG")
     chain, note = color_filter(stream, "rgb48le", hdr="keep")
-    assert chain == "scale=in_color_matrix=bt2020:in_range=tv:out_range=pc,format=rgb48le"
-    assert note.startswith("kept the HLG signal")
+    assert chain == ("zscale=min=2020_ncl:tin=arib-std-b67:pin=bt2020:rin=limited:t=linear"
+                     ":npl=203:p=bt709,format=gbrpf32le")  # fmt: skip
+    assert note.startswith("kept the HLG light: linear float, BT.709 primaries, 1.0 = 203 cd/m2")
 
 
 def test_matrix_defaults_and_framecrc() -> None:
@@ -332,15 +333,29 @@ def test_hdr_is_tone_mapped_and_said_so(pq_clip: Path) -> None:
         mapped = next(iter(src)).pixels.astype(int)
         assert src.info.dtype == np.uint16  # 10-bit source: tone-mapped at 16 bits
     with open_source(pq_clip, hdr="keep") as src:
-        assert src.info.notes[0].startswith("kept the PQ (HDR10) signal")
-        kept = next(iter(src)).pixels.astype(int)
-    row_mapped, row_kept = mapped[8, :, 1] / 257, kept[8, :, 1] / 257
-    # Keep: the PQ code values, a straight ramp. Tone-mapped: still ordered dark to bright;
-    # code 0.5 (about 100 nits, SDR white) lands in the upper mid-tones and 1000 nits and up
-    # reach white, where the coded signal would show a flat, dim grey.
-    assert np.all(np.diff(row_kept) >= 0) and np.all(np.diff(row_mapped) >= -1)
-    assert row_kept[-1] > 254 and abs(row_kept[32] - 130) < 5 and abs(row_kept[48] - 194) < 5
+        assert src.info.notes[0].startswith("kept the PQ (HDR10) light: linear float")
+        assert src.info.dtype == np.float32
+        kept = next(iter(src)).pixels.copy()
+    row_mapped, row_kept = mapped[8, :, 1] / 257, kept[8, :, 1]
+    # Keep: linear light where 1.0 is 203 cd/m2, straight from the PQ curve (SMPTE ST 2084;
+    # within 6%: one 10-bit code step near the top of the ramp is about 1.5% of the light):
+    # the ramp's code values decode to these luminances, highlights far above 1.0 survive.
+    # Tone-mapped: still ordered dark to bright; code 0.5 (about 100 nits, SDR white) lands in
+    # the upper mid-tones and 1000 nits and up reach white.
+    code = np.linspace(0, 1, 64) ** (1 / 78.84375)
+    ratio = np.maximum(code - 0.8359375, 0) / (18.8515625 - 18.6875 * code)
+    nits = 10000 * ratio ** (1 / 0.1593017578125)
+    np.testing.assert_allclose(row_kept[8:], nits[8:] / 203, rtol=0.06)
+    assert row_kept.max() > 40 and kept.min() >= 0
+    assert np.all(np.diff(row_mapped) >= -1)
     assert row_mapped[0] < 1 and 130 < row_mapped[32] < 190 and row_mapped[48] > 250
+    keep = cli(pq_clip, "--hdr", "keep", "-o", "hdr.tif", "--bit-depth", "32", "-q")
+    assert keep.exit_code == 0, keep.output
+    import tifffile
+
+    linear = tifffile.imread("hdr.tif")
+    assert linear.dtype == np.float32 and linear.max() > 40
+    np.testing.assert_allclose(linear[8, 8:, 1], nits[8:] / 203, rtol=0.06)
     result = cli(pq_clip, "-o", "hdr.png", "-q")
     assert result.exit_code == 0, result.output
     assert result.stderr == (f"Note: {pq_clip}: tone-mapped PQ (HDR10) BT.2020 to SDR BT.709 "

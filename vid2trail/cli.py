@@ -367,8 +367,8 @@ def stack_command(
         str,
         typer.Option(
             metavar="HOW",
-            help="HDR (HLG, PQ) video: tonemap (to SDR BT.709) or keep (the HDR signal as "
-            "coded, at the source's bit depth).",
+            help="HDR (HLG, PQ) video: tonemap (to SDR BT.709) or keep (float linear light, "
+            "1.0 = 203 cd/m2; use --bit-depth 32 to keep highlights above 1.0).",
         ),
     ] = "tonemap",
     sidecar: Annotated[

@@ -48,7 +48,8 @@ class SourceInfo:
     channels : int
         3 for RGB, 1 for grayscale.
     dtype : numpy.dtype
-        uint8 or uint16 samples.
+        uint8 or uint16 samples (sRGB-encoded code values), or float32 linear light (1.0 =
+        white) for HDR video decoded with ``hdr="keep"``.
     fps : float or None
         Frames per second; None when unknown (folders).
     duration_s : float or None
@@ -105,8 +106,8 @@ class SourceInfo:
 
     @property
     def max_value(self) -> int:
-        """The white level of ``dtype``: 255 or 65535."""
-        return int(np.iinfo(self.dtype).max)
+        """The white level of ``dtype``: 255, 65535, or 1 for float linear light."""
+        return int(np.iinfo(self.dtype).max) if self.dtype.kind in "ui" else 1
 
     @property
     def shape(self) -> tuple[int, int, int]:

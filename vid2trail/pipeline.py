@@ -570,7 +570,7 @@ def stack(
     stream : int, optional
         Video stream number (counting video streams from 0); default: the file's default.
     hdr : {"tonemap", "keep"}
-        HDR video: tone-map to SDR BT.709 (default) or keep the signal as coded.
+        HDR video: tone-map to SDR BT.709 (default) or keep it as float linear light.
     reject : float or "auto", optional
         Drop flash frames brighter than the running median + K x MAD (``"auto"``: K = 5).
     exclude : str or sequence of str

@@ -157,7 +157,7 @@ def open_source(
     stream : int, optional
         Which video stream, counting video streams from 0; default: the file's default one.
     hdr : {"tonemap", "keep"}
-        HDR (PQ, HLG) video: tone-map to SDR BT.709, or keep the signal as coded.
+        HDR (PQ, HLG) video: tone-map to SDR BT.709, or keep it as float linear light.
     preview : bool
         Deliver small frames (longer side at most :data:`PREVIEW_SIDE`): ffmpeg scales before the
         pipe, JPEGs decode at 1/2, 1/4 or 1/8 size in the DCT domain.

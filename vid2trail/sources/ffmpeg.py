@@ -27,12 +27,14 @@ from . import SourceBase
 from .damage import lost_frames_warning
 from .probe import color_filter, is_variable_rate, packet_times, probe_media
 
-#: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep the HDR signal as coded.
+#: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep its light as float linear light.
 HDR_MODES = ("tonemap", "keep")
 
 _PROBE_TIMEOUT_S = 60
 _STDERR_LINES = 40
 _PIPE_SIZE = 1 << 20
+#: Raw format on the pipe for each frame dtype (float32: ``--hdr keep`` linear light).
+_PIPE_FORMATS = {"uint8": "rgb24", "uint16": "rgb48le", "float32": "gbrpf32le"}
 
 
 def ffmpeg_exe() -> str:
@@ -251,6 +253,8 @@ class FFmpegSource(SourceBase):
         )
         bits = bits_per_sample(self.probe.pix_fmt)
         dtype = np.dtype(np.uint16 if bits > 8 else np.uint8)
+        if hdr == "keep" and self.stream.hdr:
+            dtype = np.dtype(np.float32)  # linear light, see probe.color_filter
         fps, duration = self.probe.fps, self.probe.duration_s
         count = int(round(duration * fps)) if fps and duration else None
         self.filter_chain, note = color_filter(
@@ -420,7 +424,7 @@ class FFmpegSource(SourceBase):
         cmd += ["-vf", self.video_filter(step, 0 if seek else start)]
         if end is not None:
             cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
-        pix_fmt = "rgb48le" if self.info.dtype == np.uint16 else "rgb24"
+        pix_fmt = _PIPE_FORMATS[self.info.dtype.name]
         # passthrough: one output frame per decoded frame, never duplicated or dropped to reach
         # a constant rate (the rawvideo muxer would otherwise ask for CFR).
         cmd += ["-fps_mode", "passthrough", "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]
@@ -461,9 +465,14 @@ class FFmpegSource(SourceBase):
         if end is not None and end <= start:
             return
         info = self.info
-        buffer = np.empty(info.shape, dtype=info.dtype)
-        view = memoryview(buffer).cast("B")
-        frame_bytes = buffer.nbytes
+        planar = info.dtype == np.float32
+        if planar:  # G, B, R planes in, H x W x RGB out (one strided copy per frame)
+            raw = np.empty((3, info.height, info.width), dtype=info.dtype)
+            buffer = np.empty(info.shape, dtype=info.dtype)
+        else:
+            raw = buffer = np.empty(info.shape, dtype=info.dtype)
+        view = memoryview(raw).cast("B")
+        frame_bytes = raw.nbytes
         proc = subprocess.Popen(
             self.command(start, end, step),
             stdin=subprocess.DEVNULL,
@@ -488,6 +497,8 @@ class FFmpegSource(SourceBase):
                     index = next(keys, index + 1)
                     if (index - start) % step:
                         continue
+                if planar:
+                    np.copyto(buffer, raw[[2, 0, 1]].transpose(1, 2, 0))
                 if times is not None and index < len(times):
                     time_s: float | None = times[index]
                 else:

@@ -385,13 +385,21 @@ def is_yuv(pix_fmt: str) -> bool:
     return pix_fmt.startswith(("yuv", "yuva", "nv", "p0", "p2", "p4", "y2", "uyv", "yv", "ayuv"))
 
 
+#: ``--hdr keep``: linear light where 1.0 is this many cd/m2 (ITU-R BT.2408 HDR reference white).
+HDR_REFERENCE_WHITE_NITS = 203
+#: ``--hdr keep`` pipes planar float32 G, B, R (ffmpeg has no packed float RGB output format).
+HDR_LINEAR_PIX_FMT = "gbrpf32le"
+
+
 def color_filter(stream: StreamInfo, out_pix_fmt: str, hdr: str = "tonemap") -> tuple[str, str]:
     """The filter chain to RGB for one stream, and a sentence saying what it does.
 
     YUV is converted with the stream's matrix and range (``default_matrix``; untagged range is
     limited "tv" range, ``yuvj`` formats are full range). HDR (PQ or HLG) with ``hdr="tonemap"``
     is linearized, mapped to BT.709 primaries and tone-mapped (Hable) to SDR BT.709 by zscale and
-    tonemap; with ``hdr="keep"`` the HDR signal is kept as it is coded.
+    tonemap; with ``hdr="keep"`` it is linearized and mapped to BT.709 primaries but not
+    tone-mapped: planar float32 linear light (``HDR_LINEAR_PIX_FMT``) where 1.0 is the HDR
+    reference white, so highlights keep their values above 1.0.
 
     Parameters
     ----------
@@ -437,11 +445,23 @@ def color_filter(stream: StreamInfo, out_pix_fmt: str, hdr: str = "tonemap") -> 
             f"format={out_pix_fmt}"
         )
         return chain, f"tone-mapped {stream.hdr} BT.2020 to SDR BT.709 (zscale + tonemap hable)"
-    note = ""
     if stream.hdr:
-        note = f"kept the {stream.hdr} signal as coded (no tone mapping; colours look flat)"
-    elif not stream.color_matrix:
-        note = ""
+        # zscale's linear output is display light / npl for PQ and for HLG (whose OOTF it
+        # applies for a 1000 cd/m2 display), so npl=203 makes 1.0 the BT.2408 reference white.
+        # Float planes: the only float RGB format the rawvideo pipe carries.
+        zmatrix = {"bt601": "170m", "bt2020": "2020_ncl"}.get(matrix, matrix)
+        tin = "smpte2084" if stream.color_transfer == "smpte2084" else "arib-std-b67"
+        pin = stream.color_primaries or "bt2020"
+        chain = (
+            f"zscale=min={zmatrix}:tin={tin}:pin={pin}:rin={'full' if full else 'limited'}"
+            f":t=linear:npl={HDR_REFERENCE_WHITE_NITS}:p=bt709,format={HDR_LINEAR_PIX_FMT}"
+        )
+        return chain, (
+            f"kept the {stream.hdr} light: linear float, BT.709 primaries, 1.0 = "
+            f"{HDR_REFERENCE_WHITE_NITS} cd/m2 reference white; highlights above 1.0 survive "
+            "only in --bit-depth 32 outputs (.tif, .fits, .npy)"
+        )
+    note = ""
     chain = f"scale=in_color_matrix={matrix}:in_range={in_range}:out_range=pc,format={out_pix_fmt}"
     return chain, note
 
