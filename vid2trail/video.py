@@ -36,7 +36,7 @@ from .select import FrameRange
 from .sources import SourceBase
 from .sources.ffmpeg import _grow_pipe, ffmpeg_exe, stderr_tail
 from .trails import FrameRenderer, Trail, make_trail
-from .writers import atomic_path
+from .writers import atomic_path, check_destination
 
 if TYPE_CHECKING:
     from .calibrate import Calibration
@@ -117,17 +117,7 @@ def check_video_output(
             f"cannot write {out}: unsupported video extension {ext or '(none)'!r}; use "
             f"{', '.join(VIDEO_FORMATS)}"
         )
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(
-            f"cannot write {out}: the folder {parent} does not exist; create it first"
-        )
-    for source in inputs:
-        if os.path.exists(source) and out.exists() and os.path.samefile(source, out):
-            raise OutputError(f"output {out} is the input: choose another output name")
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists: pass --overwrite (-y) to replace it")
-    return out
+    return check_destination(out, overwrite=overwrite, inputs=inputs)
 
 
 def output_size(width: int, height: int, options: VideoOptions, fmt: str) -> tuple[int, int]:

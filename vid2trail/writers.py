@@ -123,6 +123,17 @@ def check_output(
         from .fits import require_astropy
 
         require_astropy()
+    return check_destination(out, overwrite=overwrite, inputs=inputs)
+
+
+def check_destination(out: Path, *, overwrite: bool = False, inputs: tuple[str, ...] = ()) -> Path:
+    """The checks every output shares: its folder exists, it is no input, it is not in the way.
+
+    Examples
+    --------
+    >>> check_destination(Path("new-result.png"))
+    PosixPath('new-result.png')
+    """
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(

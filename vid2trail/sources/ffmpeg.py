@@ -25,7 +25,7 @@ from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageEr
 from ..frames import Frame, SourceInfo
 from . import SourceBase
 from .damage import lost_frames_warning
-from .probe import color_filter, is_variable_rate, packet_times, probe_media
+from .probe import color_filter, is_variable_rate, packet_times, probe_media, split_top_level
 
 #: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep its light as float linear light.
 HDR_MODES = ("tonemap", "keep")
@@ -77,30 +77,6 @@ _SIZE_RE = re.compile(r"^(\d{1,5})x(\d{1,5})")
 _FPS_RE = re.compile(r"(\d+(?:\.\d+)?)(k?) (fps|tbr)")
 _ROTATION_RE = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
 _PTS_RE = re.compile(r"\bn:\s*\d+\s+pts:\s*-?\d+\s+pts_time:(-?[\d.e+-]+)")
-
-
-def split_top_level(text: str) -> list[str]:
-    """Split an ffmpeg stream description at commas that are not inside parentheses.
-
-    Examples
-    --------
-    >>> split_top_level("h264 (High), yuv420p(tv, bt709), 64x48")
-    ['h264 (High)', 'yuv420p(tv, bt709)', '64x48']
-    """
-    parts, depth, current = [], 0, []
-    for ch in text:
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth = max(0, depth - 1)
-        if ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    if current:
-        parts.append("".join(current).strip())
-    return parts
 
 
 def _parse_stream(description: str) -> tuple[str, str, int, int, float | None]:

@@ -153,11 +153,20 @@ def _parse_colour(inside: str) -> dict[str, str]:
     return out
 
 
-def _split_top_level(text: str) -> list[str]:
+def split_top_level(text: str) -> list[str]:
+    """Split an ffmpeg stream description at commas that are not inside parentheses.
+
+    Examples
+    --------
+    >>> split_top_level("h264 (High), yuv420p(tv, bt709), 64x48")
+    ['h264 (High)', 'yuv420p(tv, bt709)', '64x48']
+    """
     parts, depth, current = [], 0, []
     for ch in text:
-        depth += ch in "(["
-        depth -= ch in ")]" and depth > 0
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
         if ch == "," and depth == 0:
             parts.append("".join(current).strip())
             current = []
@@ -169,7 +178,7 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def _parse_stream_line(index: int, language: str, kind: str, text: str) -> dict[str, object]:
-    fields = _split_top_level(text)
+    fields = split_top_level(text)
     head = fields[0] if fields else ""
     codec = head.split(" ")[0]
     parens = re.findall(r"\(([^)]*)\)", head)
