@@ -230,6 +230,18 @@ def test_argmax_points_at_the_frame_of_a_planted_dot(tmp_path: Path) -> None:
     assert set(np.unique(index)) <= set(range(5, 40, 2))
 
 
+@pytest.mark.parametrize("drop", [["--exclude", "2-3,30"], ["--reject-above", "3"]])
+def test_argmax_names_source_frames_when_frames_are_dropped(drop: list[str]) -> None:
+    frames = make_frames(40)
+    frames[[2, 3, 30]] = 255  # white frames: excluded by hand, or rejected as flashes
+    write_folder(Path("f"), frames)
+    result = invoke("f", *drop, "--argmax", "idx.npy", "-q")
+    assert result.exit_code == 0, result.output
+    kept = [k for k in range(40) if k not in (2, 3, 30)]
+    luma = frames[kept].astype(np.float32) @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    np.testing.assert_array_equal(np.load("idx.npy"), np.array(kept)[luma.argmax(axis=0)])
+
+
 def test_argmax_combine_equals_one_pass() -> None:
     frames = np.random.default_rng(5).integers(0, 256, (9, 4, 5, 3), dtype=np.uint8)
     whole, left, right = ArgmaxReducer(), ArgmaxReducer(), ArgmaxReducer()

@@ -627,7 +627,8 @@ def stack_command(
         if sidecar:
             typer.echo(str(write_sidecar(out, meta)))
     if argmax is not None:
-        index = argmax_image(reducers[0], ranges[0])
+        dropped = [*keep.excluded, *keep.rejected] if keep is not None else []
+        index = argmax_image(reducers[0], ranges[0], dropped)
         meta = {"software": f"vid2trail {__version__}", "argmax_of": str(outputs[0])}
         typer.echo(str(write_still(argmax, index, metadata=meta)))
     for path in written:

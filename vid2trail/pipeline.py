@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from math import gcd
 from typing import TYPE_CHECKING, Any
@@ -644,10 +644,14 @@ def stack(
         return render(reducer, out_dtype=out, normalize=normalize, gain=gain)
 
 
-def argmax_image(reducer: Reducer, frame_range: FrameRange) -> np.ndarray:
+def argmax_image(
+    reducer: Reducer, frame_range: FrameRange, dropped: Iterable[int] = ()
+) -> np.ndarray:
     """The source frame number that supplied each pixel of a max stack, as ``H x W`` integers.
 
     uint16 while every frame number fits (below 65536), else uint32 (write it as .tif or .npy).
+    ``dropped`` are the frame numbers the stack left out (``--exclude``, ``--reject``): the
+    reducer counts only the frames it took, so they are skipped when counting positions.
 
     Examples
     --------
@@ -661,7 +665,18 @@ def argmax_image(reducer: Reducer, frame_range: FrameRange) -> np.ndarray:
     argmax = getattr(reducer, "argmax", None)
     if not callable(argmax):
         raise UsageError(f"--argmax needs --mode max, not --mode {reducer.name}")
-    frames = frame_range.start + frame_range.step * argmax().astype(np.int64)
+    positions = argmax().astype(np.int64)
+    gone = {i for i in dropped if frame_range.contains(i)}
+    if gone:
+        stacked: list[int] = []
+        index = frame_range.start
+        while len(stacked) < reducer.count:
+            if index not in gone:
+                stacked.append(index)
+            index += frame_range.step
+        frames = np.array(stacked, np.int64)[positions]
+    else:
+        frames = frame_range.start + frame_range.step * positions
     return frames.astype(np.uint16 if frames.max(initial=0) <= 65535 else np.uint32)
 
 
