@@ -64,6 +64,20 @@ def test_plane_streak_is_rejected_while_stars_stay(mode: str) -> None:
     assert reducer.count == 50
 
 
+@pytest.mark.parametrize("iterations", [1, 2, 3])
+def test_a_pixel_that_loses_every_sample_keeps_its_last_mean(iterations: int) -> None:
+    # 0, 0, 1, 1 at kappa 0.5: the first rejection pass keeps none of them, so the mean of
+    # pass 0 (0.5) stands, however many passes follow (not the empty pass's 0 as a new centre).
+    frames = np.array([0.0, 0.0, 1.0, 1.0]).reshape(4, 1, 1, 1)
+    [sigma] = run_reducers(FakeSource(frames), ALL, "sigma",
+                           params={"kappa": 0.5, "iterations": iterations})  # fmt: skip
+    assert sigma.result().ravel().tolist() == [0.5]
+    # Winsor then clamps to the last bounds that were computed from samples (0.25 and 0.75).
+    [winsor] = run_reducers(FakeSource(frames), ALL, "winsor",
+                            params={"kappa": 0.5, "iterations": iterations + 1})  # fmt: skip
+    assert winsor.result().ravel().tolist() == [0.5]
+
+
 def test_sigma_through_the_cli_decodes_twice(lossless_clip: Path, frames40: np.ndarray) -> None:
     result = invoke(lossless_clip, "-m", "sigma", "--kappa", "1.5", "--iterations", "2",
                     "-o", "s.npy", "--bit-depth", "32", "-q")  # fmt: skip

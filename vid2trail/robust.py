@@ -31,7 +31,8 @@ class SigmaClipReducer:
 
     ``mu`` and ``sigma`` (population standard deviation) come from the previous pass, per pixel
     and channel; pass 0 takes every sample. Order within a pass does not matter. Where a pass keeps
-    no sample of a pixel (possible only for ``kappa`` below 1) the previous pass's mean stands.
+    no sample of a pixel (``kappa`` below 1, or at 1 with two frames and rounding) the previous
+    pass's mean and bounds stand for every later pass.
 
     Parameters
     ----------
@@ -88,10 +89,17 @@ class SigmaClipReducer:
             raise UsageError(f"pass {k} cannot follow pass {self._pass} of a {self.name} stack")
         if self._mean is None:
             raise UsageError("no frames were stacked: the selection is empty")
+        # A pixel whose last pass kept no sample has no statistics of its own: it keeps the
+        # mean and bounds it had (judging it against an empty mean of 0 would blacken it).
+        empty = None if self._n is None or self._prev_mean is None else self._n == 0
+        old = (self._prev_mean, self._lo, self._hi)
         sigma = np.sqrt(self._m2 / np.maximum(self._counts(), 1.0))
         sigma *= self.kappa
         self._lo = self._mean - sigma
         self._hi = np.add(self._mean, sigma, out=sigma)
+        if empty is not None and empty.any():
+            for new, previous in zip((self._mean, self._lo, self._hi), old, strict=True):
+                np.copyto(new, previous, where=empty)  # type: ignore[arg-type]
         self._prev_mean = self._mean
         self._pass = k
         self.count = 0
