@@ -73,6 +73,25 @@ def test_cli_fits_holds_linear_light(tmp_path: Path, png_folder: Path, frames40:
     assert (meta["mode"], meta["frames_used"], meta["bit_depth"]) == ("max", 40, 32)
 
 
+def test_provenance_records_the_default_normalization(
+    tmp_path: Path, png_folder: Path, frames40: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fits = pytest.importorskip("astropy.io.fits")
+    from vid2trail.fits import read_fits
+
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [str(png_folder), "-m", "sum", "-o", "sum.fits", "--sidecar", "-q"])
+    assert result.exit_code == 0, result.output
+    total = srgb_to_linear(frames40 / 255.0).sum(axis=0)
+    # sum is scaled so that its 99.5th percentile is 1.0: the file must say so.
+    want = (total / np.percentile(total, 99.5)).astype(np.float32)
+    np.testing.assert_allclose(read_fits("sum.fits"), want, rtol=1e-6)
+    assert json.loads(Path("sum.fits.json").read_text())["normalize"] == "p99.5"
+    assert fits.getheader("sum.fits")["NORMALIZ"] == "p99.5"
+    result = runner.invoke(app, [str(png_folder), "-o", "max.png", "--sidecar", "-q"])
+    assert json.loads(Path("max.png.json").read_text())["normalize"] == "none"
+
+
 def test_fits_without_astropy_is_one_error_line(
     png_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -510,6 +510,9 @@ def provenance(
         meta["dark"] = calibration.dark_path
         meta["hot_pixels_fixed"] = calibration.hot_pixel_count
     meta.update({k: v for k, v in (options or {}).items() if v is not None})
+    if options is not None and "normalize" in options and options["normalize"] is None:
+        # None stands for the mode's default, which did scale the light (sum: p99.5).
+        meta["normalize"] = DEFAULT_NORMALIZE.get(reducer.name, "none")
     return meta
 
 
