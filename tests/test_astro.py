@@ -320,6 +320,20 @@ def test_astro_errors(lossless_clip: Path, args: list[str], code: int, message: 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.uint32, np.int64])
+def test_dark_master_of_other_integers_is_one_error_line(lossless_clip: Path, dtype: type) -> None:
+    # 8/16-bit masters are code values; other integer types have no white level to decode
+    # with (int32 would build a 16 GiB table; a negative int16 wrapped round to bright).
+    np.save("dark.npy", np.full((48, 64, 3), 5, dtype))
+    result = invoke(lossless_clip, "--dark", "dark.npy", "-o", "x.png", "-q")
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (
+        f"Error: the dark dark.npy holds {np.dtype(dtype).name} samples: save the master as "
+        "float linear light (--bit-depth 32) or as 8- or 16-bit code values\n"
+    )
+    assert not Path("x.png").exists()
+
+
 def test_median_disk_error_through_the_cli(lossless_clip: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     import shutil

@@ -84,13 +84,13 @@ def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_B
     if os.path.isfile(text) and suffix in _FITS_EXTENSIONS:
         from .fits import read_fits
 
-        return _as_hwc(to_linear32(read_fits(text)))
+        return _master(read_fits(text), text)
     if os.path.isfile(text) and suffix == ".npy":
-        return _as_hwc(to_linear32(np.load(text)))
+        return _master(np.load(text), text)
     if os.path.isfile(text) and suffix in (".tif", ".tiff"):
         import tifffile
 
-        return _as_hwc(to_linear32(tifffile.imread(text)))
+        return _master(tifffile.imread(text), text)
     with open_source(text) as source:
         median = MedianReducer(memory_bytes=memory_bytes)
         try:
@@ -99,6 +99,16 @@ def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_B
             return median.result().astype(np.float32)
         finally:
             median.close()
+
+
+def _master(image: np.ndarray, path: str) -> np.ndarray:
+    """A master read from a file as linear float32: 8/16-bit code values, or float linear light."""
+    if image.dtype.kind != "f" and image.dtype not in (np.uint8, np.uint16):
+        raise SourceError(
+            f"the dark {path} holds {image.dtype.name} samples: save the master as float linear "
+            "light (--bit-depth 32) or as 8- or 16-bit code values"
+        )
+    return _as_hwc(to_linear32(image))
 
 
 def _as_hwc(image: np.ndarray) -> np.ndarray:
