@@ -334,6 +334,26 @@ def test_dark_master_of_other_integers_is_one_error_line(lossless_clip: Path, dt
     assert not Path("x.png").exists()
 
 
+def test_dark_master_tiff_with_lzw_and_unreadable_masters(lossless_clip: Path) -> None:
+    import cv2
+
+    # OpenCV (and many photo tools) write LZW TIFFs, which tifffile cannot decode alone.
+    dark = np.zeros((48, 64, 3), np.uint16)
+    dark[10, 30] = (65535, 0, 32768)
+    cv2.imwrite("dark.tif", dark[:, :, ::-1])  # BGR on disk
+    result = invoke(lossless_clip, "--dark", "dark.tif", "-o", "x.npy", "--bit-depth", "32", "-q")
+    assert result.exit_code == 0, result.output
+    frames = make_frames(40)
+    want = np.maximum(to_linear32(frames) - to_linear32(dark), 0).max(axis=0)
+    np.testing.assert_array_equal(np.load("x.npy"), want)
+    for name in ("bad.tif", "bad.npy", "bad.fits"):
+        Path(name).write_bytes(b"garbage, not a master dark")
+        result = invoke(lossless_clip, "--dark", name, "-o", "y.png", "-q")
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith(f"Error: cannot read the dark {name}: "), result.stderr
+        assert result.stderr.count("\n") == 1 and not Path("y.png").exists()
+
+
 def test_median_disk_error_through_the_cli(lossless_clip: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     import shutil

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from .color import decode_lut
-from .errors import SourceError, UsageError, Vid2TrailWarning
+from .errors import SourceError, UsageError, Vid2TrailError, Vid2TrailWarning
 from .median import DEFAULT_MEMORY_BYTES, MedianReducer
 from .select import FrameRange
 from .sources import SourceBase, open_source
@@ -81,16 +81,8 @@ def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_B
     """
     text = os.fspath(path)
     suffix = Path(text).suffix.lower()
-    if os.path.isfile(text) and suffix in _FITS_EXTENSIONS:
-        from .fits import read_fits
-
-        return _master(read_fits(text), text)
-    if os.path.isfile(text) and suffix == ".npy":
-        return _master(np.load(text), text)
-    if os.path.isfile(text) and suffix in (".tif", ".tiff"):
-        import tifffile
-
-        return _master(tifffile.imread(text), text)
+    if os.path.isfile(text) and suffix in (*_FITS_EXTENSIONS, ".npy", ".tif", ".tiff"):
+        return _master(_read_master(text, suffix), text)
     with open_source(text) as source:
         median = MedianReducer(memory_bytes=memory_bytes)
         try:
@@ -99,6 +91,34 @@ def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_B
             return median.result().astype(np.float32)
         finally:
             median.close()
+
+
+def _read_master(path: str, suffix: str) -> np.ndarray:
+    """The samples of a FITS, ``.npy`` or TIFF master, or a :class:`SourceError` naming it."""
+    try:
+        if suffix in _FITS_EXTENSIONS:
+            from .fits import read_fits
+
+            return read_fits(path)
+        if suffix == ".npy":
+            return np.load(path)
+        import tifffile
+
+        try:
+            return tifffile.imread(path)
+        except ValueError:
+            # A compression tifffile decodes only with imagecodecs (LZW, as OpenCV and many
+            # photo tools write it): OpenCV reads those.
+            image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise
+            if image.ndim == 3:
+                image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+            return image
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, Vid2TrailError):
+            raise
+        raise SourceError(f"cannot read the dark {path}: {exc}") from None
 
 
 def _master(image: np.ndarray, path: str) -> np.ndarray:
