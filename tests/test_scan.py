@@ -271,6 +271,18 @@ def test_existing_picture_is_kept(night_clip: Path) -> None:
     assert Path("night-scan.png").read_bytes() == b"mine"
 
 
+@pytest.mark.parametrize("target", ["night", "night/f1.png", "night/*.png"])
+def test_scan_picture_never_overwrites_an_input_photo(target: str) -> None:
+    write_folder(Path("night"), np.full((3, 8, 8, 3), 9, np.uint8))
+    before = Path("night/f1.png").read_bytes()
+    result = invoke("scan", target, "-o", "night/f1.png", "-y", "-q")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "Error: output night/f1.png is the input: choose another output name"
+    )
+    assert Path("night/f1.png").read_bytes() == before
+
+
 def test_missing_matplotlib_is_one_error_line(night_clip: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -59,6 +59,7 @@ from .scan import SCAN_WIDTH, THUMBNAILS, scan
 from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
 from .select import Window, parse_position
 from .sources import PREVIEW_SIDE, VIDEO_BACKENDS, open_source
+from .sources.images import list_images
 from .trails import COMET_FLOOR, DEFAULT_TRAIL_FRAMES, TRAIL_KINDS
 from .video import (
     CODECS,
@@ -730,7 +731,8 @@ def scan_command(
     picture = None
     if output is not None or not json_out:
         picture = check_picture_path(output or f"{default_stem(input_path)}-scan.png",
-                                     overwrite=overwrite)  # fmt: skip
+                                     overwrite=overwrite,
+                                     inputs=tuple(list_images(input_path)))  # fmt: skip
         require_matplotlib()
     with progress_bar(not quiet, "Scanning") as progress:
         result = scan(input_path, reject_k=reject_k, width=scan_width, backend=backend,

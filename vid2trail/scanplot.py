@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import MissingDependencyError, OutputError
 from .scan import ScanResult, format_clock
-from .writers import atomic_path
+from .writers import atomic_path, check_destination
 
 #: Extensions the picture may be saved as.
 PICTURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg", ".pdf": "pdf"}
@@ -23,8 +23,10 @@ DEFAULT_SIZE = (1400, 800)
 _DPI = 100
 
 
-def check_picture_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Validate where the picture goes before the pass starts.
+def check_picture_path(
+    path: str | os.PathLike[str], *, overwrite: bool = False, inputs: tuple[str, ...] = ()
+) -> Path:
+    """Validate where the picture goes before the pass starts; it may not be one of ``inputs``.
 
     Examples
     --------
@@ -38,14 +40,7 @@ def check_picture_path(path: str | os.PathLike[str], *, overwrite: bool = False)
         raise OutputError(
             f"cannot write {out}: the picture can be {', '.join(sorted(PICTURE_FORMATS))}"
         )
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(
-            f"cannot write {out}: the folder {parent} does not exist; create it first"
-        )
-    if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists: pass --overwrite (-y) to replace it")
-    return out
+    return check_destination(out, overwrite=overwrite, inputs=inputs)
 
 
 def parse_size(text: str) -> tuple[int, int]:
