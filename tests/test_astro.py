@@ -354,6 +354,18 @@ def test_dark_master_tiff_with_lzw_and_unreadable_masters(lossless_clip: Path) -
         assert result.stderr.count("\n") == 1 and not Path("y.png").exists()
 
 
+@pytest.mark.parametrize("dark, out", [("dark.npy", "dark.npy"), ("darks", "darks/f1.png")])
+def test_the_still_never_overwrites_the_dark(lossless_clip: Path, dark: str, out: str) -> None:
+    np.save("dark.npy", np.zeros((48, 64, 3), np.float32))
+    write_folder(Path("darks"), make_frames(3))
+    before = Path(out).read_bytes()
+    result = invoke(lossless_clip, "--dark", dark, "-o", out, "--bit-depth", "32"
+                    if out.endswith(".npy") else "8", "-y", "-q")  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"Error: output {out} is the input: choose another output name\n"
+    assert Path(out).read_bytes() == before
+
+
 def test_median_disk_error_through_the_cli(lossless_clip: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     import shutil

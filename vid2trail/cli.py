@@ -566,6 +566,8 @@ def stack_command(
         for note in source.info.notes:
             typer.echo(f"Note: {input_path}: {note}", err=True)
         inputs = tuple(getattr(source, "files", [input_path]))
+        if dark is not None:  # the master dark (a file, or the frames it is made from) too
+            inputs += (dark, *list_images(dark))
         if auto and not window:  # the name does not depend on the window: check it first
             first = _output_paths(input_path, output, suffix, None)[0]
             check_output(first, bit_depth=_depth(first, bit_depth), overwrite=overwrite,
