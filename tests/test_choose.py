@@ -129,6 +129,8 @@ def test_no_filter_when_nothing_asked() -> None:
         (["1.01s"], ((25, 25),)),
         (["1.04s"], ((26, 26),)),
         ([" 4 , 9-9 ,"], ((4, 4), (9, 9))),
+        # A stretch of time between two frames holds no frame: nothing to drop, not an error.
+        (["1.01s-1.03s", "4"], ((4, 4),)),
     ],
 )
 def test_parse_exclude(texts: list[str], ranges: tuple[tuple[int, int], ...]) -> None:
@@ -140,6 +142,8 @@ def test_parse_exclude(texts: list[str], ranges: tuple[tuple[int, int], ...]) ->
     [
         ("5-3", "--exclude '5-3': the range ends (frame 3) before it starts (frame 5); write "
                 "FIRST-LAST, e.g. 300-320"),
+        ("2s-1s", "--exclude '2s-1s': the range ends (frame 25) before it starts (frame 50); "
+                  "write FIRST-LAST, e.g. 300-320"),
         ("x-3", "cannot read --exclude 'x-3': give frame numbers or times separated by commas, "
                 "ranges inclusive as FIRST-LAST, e.g. 300-320,1200 or 1:05-1:10"),
     ],

@@ -219,7 +219,8 @@ def parse_exclude(
     A frame number names that frame. A range of times ``A-B`` names every frame whose time ``t``
     (frame ``k`` at ``k / fps``) has ``A <= t <= B``, so ``1:05-1:10`` drops the frames from the
     first at or after 65 s to the last at or before 70 s; a lone time names the frame on screen
-    at that moment (the last one at or before it).
+    at that moment (the last one at or before it). A range of times that falls between two
+    frames names no frame.
 
     Parameters
     ----------
@@ -249,6 +250,8 @@ def parse_exclude(
                 last = _frame_at(match.group(2), info, times, item, last=True)
             else:
                 first = last = _frame_at(item, info, times, item, last=True)
+            if last < first and match and _in_order(match.group(1), match.group(2)):
+                continue  # a stretch of time between two frames: it holds no frame to drop
             if last < first:
                 raise UsageError(
                     f"--exclude {item!r}: the range ends (frame {last}) before it starts "
@@ -256,6 +259,12 @@ def parse_exclude(
                 )
             ranges.append((first, last))
     return Exclusions(tuple(sorted(ranges)))
+
+
+def _in_order(first: str, last: str) -> bool:
+    """True when both ends are times and the first is not after the last."""
+    a, b = (parse_position(text.strip(), "--exclude") for text in (first, last))
+    return a.time_s is not None and b.time_s is not None and a.time_s <= b.time_s
 
 
 def _frame_at(
