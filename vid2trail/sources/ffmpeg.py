@@ -33,6 +33,8 @@ HDR_MODES = ("tonemap", "keep")
 _PROBE_TIMEOUT_S = 60
 _STDERR_LINES = 40
 _PIPE_SIZE = 1 << 20
+#: ffmpeg's names of containers without an index, where a seek may land past its target.
+UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
 #: Raw format on the pipe for each frame dtype (float32: ``--hdr keep`` linear light).
 _PIPE_FORMATS = {"uint8": "rgb24", "uint16": "rgb48le", "float32": "gbrpf32le"}
 
@@ -391,13 +393,20 @@ class FFmpegSource(SourceBase):
             # The decoder skips every other frame unseen; frames() numbers the keyframes.
             cmd += ["-skip_frame", "nokey"]
         seek = start > 0 and self.seekable
-        if seek:
+        skip_s = 0.0
+        if seek and self.open_gop and not self.keyframes_only:
+            # Start decoding a keyframe earlier, so the frames that lead the keyframe before
+            # ``start`` decode, and drop the frames before ``start`` by their time instead.
+            early = self._safe_seek_seconds(start)
+            skip_s = max(1e-6, self._seek_seconds(start) - early)
+            cmd += ["-ss", f"{early:.6f}"]
+        elif seek:
             cmd += ["-ss", f"{self._seek_seconds(start):.6f}"]
         cmd += ["-i", self.path, "-map", f"0:{self.stream.index}", "-an", "-sn", "-dn"]
         if self.keyframes_only:
             cmd += ["-frames:v", str(len(self.keyframes_in(start, end)))]
             step, end = 1, None
-        cmd += ["-vf", self.video_filter(step, 0 if seek else start)]
+        cmd += ["-vf", self.video_filter(step, 0 if seek else start, skip_s)]
         if end is not None:
             cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
         pix_fmt = _PIPE_FORMATS[self.info.dtype.name]
@@ -407,6 +416,23 @@ class FFmpegSource(SourceBase):
         return cmd
 
     @property
+    def open_gop(self) -> bool:
+        """True for HEVC, whose keyframes may be open-GOP CRA frames (x265's default).
+
+        The frames that lead a CRA frame in display order follow it in decode order and
+        refer to the frames before it, so a decode that starts at the CRA frame loses them;
+        :meth:`command` then starts one keyframe earlier and drops frames by time.
+        """
+        return self.probe.codec == "hevc"
+
+    def _safe_seek_seconds(self, start: int) -> float:
+        """Input-side ``-ss`` that starts decoding at the keyframe before the last keyframe at
+        or before ``start`` (0 when there is none, or the keyframes cannot be listed)."""
+        keys = [k for k in self.keyframe_indices() if k <= start]
+        first = keys[-2] if len(keys) >= 2 else 0
+        return self._seek_seconds(first) if first > 0 else 0.0
+
+    @property
     def seekable(self) -> bool:
         """False for containers without an index (MPEG-TS, MPEG-PS, raw H.264/HEVC streams).
 
@@ -414,17 +440,21 @@ class FFmpegSource(SourceBase):
         target, so frames would be lost and mislabelled; they are decoded from the start and
         ``select`` drops the frames before ``start`` instead.
         """
-        names = set(self.media.container.split(","))
-        return not names & {"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"}
+        return not set(self.media.container.split(",")) & UNINDEXED_CONTAINERS
 
-    def video_filter(self, step: int = 1, skip: int = 0) -> str:
+    def video_filter(self, step: int = 1, skip: int = 0, skip_s: float = 0.0) -> str:
         """The ``-vf`` chain: drop frames for ``step``, then convert to RGB with the right colours.
 
         ``select`` comes first so that dropped frames are never colour-converted; ``n`` counts
         frames after the seek, so frame ``start`` is ``n = 0`` and is kept. Without a seek,
-        ``skip`` frames are dropped first.
+        ``skip`` frames are dropped first; ``skip_s`` drops the frames shown before that many
+        seconds after the seek point (an open-GOP seek, see :attr:`open_gop`).
         """
-        if skip:
+        if skip_s:
+            chain = [f"select=gte(t\\,{skip_s:.6f})"]
+            if step > 1:
+                chain.append(f"select=not(mod(n\\,{step}))")
+        elif skip:
             chain = [f"select=gte(n\\,{skip})*not(mod(n-{skip}\\,{step}))"]
         else:
             chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []

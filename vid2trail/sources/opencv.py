@@ -55,6 +55,7 @@ class OpenCVSource(SourceBase):
         self._rotate: int | None = None
         self._times: list[float] | None = None
         self._first_ms = 0.0
+        self._seekable: bool | None = None
         if os.path.isdir(path):
             raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
         if os.path.getsize(path) == 0:
@@ -134,6 +135,17 @@ class OpenCVSource(SourceBase):
                 )
         return self._times
 
+    @property
+    def seekable(self) -> bool:
+        """False for containers without an index (MPEG-TS, raw streams), where OpenCV's frame
+        seek lands on the wrong frame; :meth:`frames` then reads up to ``start`` instead."""
+        if self._seekable is None:
+            from .ffmpeg import UNINDEXED_CONTAINERS, ffmpeg_exe
+
+            media, _ = probe_media(self.path, ffmpeg_exe())
+            self._seekable = not set(media.container.split(",")) & UNINDEXED_CONTAINERS
+        return self._seekable
+
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused.
 
@@ -149,8 +161,13 @@ class OpenCVSource(SourceBase):
         rgb = np.empty(self.info.shape, np.uint8)
         fps = self.info.fps
         try:
-            if start > 0:
+            if start > 0 and self.seekable:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            elif start > 0:
+                # No index (MPEG-TS, raw streams): a seek may land elsewhere, so count frames.
+                for _ in range(start):
+                    if not cap.grab():
+                        break
             index, delivered = start, 0
             while end is None or index < end:
                 ok, image = cap.read(bgr if self._rotate is None else None)

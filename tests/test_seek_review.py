@@ -1,0 +1,77 @@
+"""Seeking lands on the asked frame in files whose keyframes are not clean cut points.
+
+x265's default open GOP puts leading (RASL) frames after each CRA keyframe in decode order; a
+seek that starts decoding at that keyframe cannot decode them, so frames were lost and the rest
+mislabelled. MPEG-TS has no index, and OpenCV's frame seek misses there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import warnings
+from pathlib import Path
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from vid2trail.sources import open_source
+
+from conftest import encode, frame_index_of, make_frames
+
+
+def _reencode(src: Path, out: Path, *args: str) -> Path:
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+           "-i", str(src), *args, str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def frames42() -> np.ndarray:
+    return make_frames(42)
+
+
+@pytest.fixture(scope="module")
+def open_gop_hevc(tmp_path_factory: pytest.TempPathFactory, frames42: np.ndarray) -> Path:
+    folder = tmp_path_factory.mktemp("opengop")
+    lossless = encode(frames42, folder / "src.mkv")
+    return _reencode(lossless, folder / "open.mp4", "-c:v", "libx265", "-x265-params",
+                     "log-level=none:keyint=10:bframes=4:open-gop=1:lossless=1",
+                     "-pix_fmt", "yuv420p")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ts_clip(tmp_path_factory: pytest.TempPathFactory, frames42: np.ndarray) -> Path:
+    folder = tmp_path_factory.mktemp("ts")
+    lossless = encode(frames42, folder / "src.mkv")
+    return _reencode(lossless, folder / "clip.ts", "-c:v", "libx264", "-bf", "3", "-g", "10",
+                     "-crf", "4", "-pix_fmt", "yuv420p")  # fmt: skip
+
+
+def _indices(src: object, start: int, end: int | None, step: int) -> list[tuple[int, int]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a "frames lost" warning fails the test
+        return [(f.index, frame_index_of(f.pixels)) for f in src.frames(start, end, step)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "step"), [(9, 13, 1), (10, 13, 1), (9, None, 3), (20, None, 7)]
+)
+def test_ffmpeg_seek_in_open_gop_hevc(
+    open_gop_hevc: Path, start: int, end: int | None, step: int
+) -> None:
+    src = open_source(open_gop_hevc, "ffmpeg")
+    got = _indices(src, start, end, step)
+    expected = list(range(start, 42 if end is None else end, step))
+    assert [i for i, _ in got] == expected
+    assert [shown for _, shown in got] == expected
+
+
+@pytest.mark.parametrize(("start", "end", "step"), [(1, 4, 1), (9, None, 3), (20, 25, 2)])
+def test_opencv_seek_in_mpegts(ts_clip: Path, start: int, end: int | None, step: int) -> None:
+    src = open_source(ts_clip, "opencv")
+    got = _indices(src, start, end, step)
+    expected = list(range(start, 42 if end is None else end, step))
+    assert [i for i, _ in got] == expected
+    assert [shown for _, shown in got] == expected
