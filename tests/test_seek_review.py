@@ -8,6 +8,7 @@ mislabelled. MPEG-TS has no index, and OpenCV's frame seek misses there.
 from __future__ import annotations
 
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -75,3 +76,18 @@ def test_opencv_seek_in_mpegts(ts_clip: Path, start: int, end: int | None, step:
     expected = list(range(start, 42 if end is None else end, step))
     assert [i for i, _ in got] == expected
     assert [shown for _, shown in got] == expected
+
+
+def test_opencv_backend_error_is_one_line(tmp_path: Path) -> None:
+    """OpenCV's own log lines and those of its ffmpeg must not surround the ``Error:`` line."""
+    fake = tmp_path / "fake.mp4"
+    fake.write_text("not a video\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "vid2trail", "stack", str(fake), "--backend", "opencv", "-q",
+         "-o", str(tmp_path / "out.png")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"Error: {fake} is not a video OpenCV can read; check the file, or try --backend ffmpeg"
+    ]

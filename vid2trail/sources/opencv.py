@@ -29,6 +29,17 @@ _ROTATE_CODES = {
 }
 
 
+def _quiet_opencv() -> None:
+    """Keep OpenCV's log and its ffmpeg's messages off stderr, unless the user set their levels.
+
+    Failures reach the user as one ``Error:`` or ``Warning:`` line instead (OpenCV reads
+    ``OPENCV_FFMPEG_LOGLEVEL`` when it first opens a video).
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
 class OpenCVSource(SourceBase):
     """A video decoded by OpenCV.
 
@@ -101,6 +112,7 @@ class OpenCVSource(SourceBase):
         )
 
     def _open(self) -> cv2.VideoCapture:
+        _quiet_opencv()
         cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise DecodeError(
