@@ -91,3 +91,27 @@ def test_opencv_backend_error_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.splitlines() == [
         f"Error: {fake} is not a video OpenCV can read; check the file, or try --backend ffmpeg"
     ]
+
+
+@pytest.mark.parametrize(("frames", "start"), [(40, 20), (40, 30), (400, 300), (400, 398)])
+def test_start_past_the_end_of_a_truncated_video(tmp_path: Path, frames: int, start: int) -> None:
+    """A start past the frames a truncated file still holds is the past-end error, alone."""
+    from typer.testing import CliRunner
+
+    from vid2trail.cli import app
+
+    whole = encode(make_frames(frames), tmp_path / "whole.mp4", codec="h264",
+                   extra=("-movflags", "+faststart"))  # fmt: skip
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    held = open_source(cut).count_frames()[0]  # type: ignore[attr-defined]
+    assert held < start
+    result = CliRunner().invoke(
+        app, ["stack", str(cut), "--start", str(start), "-q", "-o", str(tmp_path / "o.png")]
+    )
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"Error: --start frame {start} is past the last frame of {cut}: it has {held} frames "
+        f"({held / 25:.2f} s); give a smaller --start"
+    ]

@@ -288,6 +288,14 @@ class FFmpegSource(SourceBase):
         """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
         return count_frames(self.path)
 
+    def _frames_held(self) -> int:
+        """The frames the file really holds (whole packets; a truncated file has fewer than
+        its header promises), or a huge number when they cannot be counted."""
+        try:
+            return self.count_frames()[0]
+        except DecodeError:
+            return 1 << 62
+
     @property
     def exact_seek(self) -> bool:
         """True when ``-ss`` lands on the exact frame (indexed containers), so a range can be
@@ -515,6 +523,8 @@ class FFmpegSource(SourceBase):
                     index += step
             proc.wait()
             drain.join(timeout=5)
+            if delivered == 0 and start > 0 and start >= self._frames_held():
+                return  # past the end of a damaged file: the caller says so, in its words
             if delivered == 0 and proc.returncode not in (0, None):
                 raise DecodeError(
                     f"ffmpeg could not decode {self.path} ({stderr_tail(chr(10).join(errors))})"
