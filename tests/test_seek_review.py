@@ -115,3 +115,38 @@ def test_start_past_the_end_of_a_truncated_video(tmp_path: Path, frames: int, st
         f"Error: --start frame {start} is past the last frame of {cut}: it has {held} frames "
         f"({held / 25:.2f} s); give a smaller --start"
     ]
+
+
+@pytest.fixture(scope="module")
+def long_audio_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """130 video frames (5.2 s at 25 fps) muxed with 20 s of audio: the container lasts 20 s."""
+    folder = tmp_path_factory.mktemp("audio")
+    video = encode(make_frames(130), folder / "v.mkv")
+    out = folder / "clip.mkv"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+           "-i", str(video), "-f", "lavfi", "-i", "sine=d=20", "-map", "0:v", "-map", "1:a",
+           "-c:v", "copy", "-c:a", "flac", str(out)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def test_workers_split_the_video_not_the_longer_audio(long_audio_clip: Path) -> None:
+    """The split and the progress total follow the video's frames, not the container's length."""
+    from vid2trail.pipeline import run_reducers
+    from vid2trail.select import FrameRange
+
+    calls: list[tuple[int, int | None]] = []
+    src = open_source(long_audio_clip)
+    [reducer] = run_reducers(
+        src, [FrameRange(0, None)], "max", lambda d, t: calls.append((d, t)), workers=2
+    )
+    assert reducer.count == 130
+    assert calls[-1] == (130, 130)
+
+
+def test_info_duration_is_the_video_stream_s(long_audio_clip: Path) -> None:
+    from vid2trail.info import describe
+
+    facts = describe(long_audio_clip)
+    assert facts["video"]["frame_count"] == 130
+    assert facts["video"]["duration_s"] == pytest.approx(5.2)

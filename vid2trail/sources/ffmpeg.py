@@ -264,7 +264,8 @@ class FFmpegSource(SourceBase):
         """Presentation time of every frame in seconds from the first frame, from one demux pass.
 
         The first call reads the whole file without decoding it (about disk speed) and also
-        makes ``info.frame_count`` exact and sets ``info.variable_fps``.
+        makes ``info.frame_count`` exact, sets ``info.variable_fps``, and sets
+        ``info.duration_s`` to the video's own length.
         """
         if self._times is None:
             raw = packet_times(self.path, self.exe, self.stream.index)
@@ -276,11 +277,16 @@ class FFmpegSource(SourceBase):
             origin = raw[0] if raw else 0.0
             self._times = [t - origin for t in raw]
             if self._times:
+                count, fps = len(self._times), self.info.fps
+                last = self._times[-1]
+                # The video's own length (the container's may include a longer audio track).
+                frame_s = 1 / fps if fps else (last / (count - 1) if count > 1 else 0.0)
                 self.info = replace(
                     self.info,
-                    frame_count=len(self._times),
+                    frame_count=count,
                     frame_count_exact=True,
                     variable_fps=is_variable_rate(self._times),
+                    duration_s=last + frame_s if last or frame_s else self.info.duration_s,
                 )
         return self._times
 
