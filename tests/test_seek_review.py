@@ -150,3 +150,21 @@ def test_info_duration_is_the_video_stream_s(long_audio_clip: Path) -> None:
     facts = describe(long_audio_clip)
     assert facts["video"]["frame_count"] == 130
     assert facts["video"]["duration_s"] == pytest.approx(5.2)
+
+
+def test_folder_ignores_hidden_files_as_a_glob_does(tmp_path: Path) -> None:
+    """macOS leaves ``._name.jpg`` resource forks beside copied photos; they are not frames."""
+    from vid2trail.sources.images import list_images
+
+    from conftest import write_folder
+
+    frames = make_frames(3)
+    folder = write_folder(tmp_path / "night", frames)
+    (folder / "._f1.png").write_bytes(b"\x00\x05\x16\x07")
+    (folder / ".hidden.png").write_bytes((folder / "f0.png").read_bytes())
+    expected = [str(folder / f"f{k}.png") for k in range(3)]
+    assert list_images(str(folder)) == expected
+    assert sorted(list_images(str(folder / "*.png"))) == sorted(expected)
+    src = open_source(folder)
+    assert src.info.frame_count == 3
+    assert len(list(src.frames())) == 3
