@@ -168,3 +168,17 @@ def test_folder_ignores_hidden_files_as_a_glob_does(tmp_path: Path) -> None:
     src = open_source(folder)
     assert src.info.frame_count == 3
     assert len(list(src.frames())) == 3
+
+
+def test_opencv_counts_the_frames_an_edit_list_shows(tmp_path: Path) -> None:
+    """A clip cut with ``-ss ... -c copy`` keeps the keyframe before the cut, hidden by an edit
+    list; the opencv backend counted it, so a full decode warned of a lost frame."""
+    whole = encode(make_frames(42), tmp_path / "whole.mp4", codec="h264")
+    cut = tmp_path / "cut.mp4"
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+           "-ss", "0.5", "-i", str(whole), "-c", "copy", str(cut)]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    src = open_source(cut, "opencv")
+    shown = _indices(src, 0, None, 1)
+    assert len(src.frame_times()) == len(shown) == src.info.frame_count  # type: ignore[attr-defined]
+    assert len(open_source(cut, "ffmpeg").frame_times()) == len(shown)  # type: ignore[attr-defined]

@@ -19,7 +19,7 @@ from ..errors import DecodeError, DecodeWarning
 from ..frames import Frame, SourceInfo
 from . import SourceBase
 from .damage import lost_frames_warning
-from .probe import is_variable_rate, packet_times, probe_media
+from .probe import is_variable_rate, probe_media
 
 # ffmpeg-convention rotation (counter-clockwise display angle) -> the cv2.rotate that shows it.
 _ROTATE_CODES = {
@@ -129,15 +129,15 @@ class OpenCVSource(SourceBase):
         """Real presentation times of the frames (seconds from the first), by one demux pass.
 
         OpenCV cannot list them, so the bundled ffmpeg reads the packets of the file's default
-        video stream without decoding them; this also makes ``info.frame_count`` exact.
+        video stream without decoding them (as the ffmpeg backend does, leaving out the packets
+        that are never shown); this also makes ``info.frame_count`` exact.
         """
         if self._times is None:
-            from .ffmpeg import ffmpeg_exe
+            from .ffmpeg import FFmpegSource
 
-            exe = ffmpeg_exe()
-            media, _ = probe_media(self.path, exe)
-            raw = packet_times(self.path, exe, media.video_stream().index)
-            self._times = [t - raw[0] for t in raw] if raw else []
+            # The ffmpeg backend's list drops the packets an edit list hides (a clip cut with
+            # ``-c copy`` keeps the keyframe before the cut), which OpenCV does not deliver.
+            self._times = list(FFmpegSource(self.path).frame_times())
             if self._times:
                 self.info = replace(
                     self.info,
