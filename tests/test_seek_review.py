@@ -182,3 +182,13 @@ def test_opencv_counts_the_frames_an_edit_list_shows(tmp_path: Path) -> None:
     shown = _indices(src, 0, None, 1)
     assert len(src.frame_times()) == len(shown) == src.info.frame_count  # type: ignore[attr-defined]
     assert len(open_source(cut, "ffmpeg").frame_times()) == len(shown)  # type: ignore[attr-defined]
+
+
+def test_glob_in_a_folder_whose_name_has_brackets(tmp_path: Path) -> None:
+    """``'night [1]/*.png'``: the folder exists, so its brackets are its name, not a pattern."""
+    from conftest import write_folder
+
+    folder = write_folder(tmp_path / "night [1]", make_frames(3))
+    src = open_source(str(folder / "*.png"))
+    assert src.info.frame_count == 3
+    assert len(list(src.frames())) == 3

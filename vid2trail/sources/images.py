@@ -7,7 +7,6 @@ and hidden files, are ignored. Every image must share the first one's size, chan
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from collections import deque
@@ -18,7 +17,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..frames import Frame, SourceInfo
-from . import IMAGE_EXTENSIONS, SourceBase
+from . import IMAGE_EXTENSIONS, SourceBase, expand_glob
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -52,7 +51,7 @@ def list_images(path: str) -> list[str]:
     elif os.path.isfile(path):
         names = [path]
     else:
-        names = glob.glob(path)
+        names = expand_glob(path)
     images = [
         name
         for name in names
