@@ -192,3 +192,13 @@ def test_glob_in_a_folder_whose_name_has_brackets(tmp_path: Path) -> None:
     src = open_source(str(folder / "*.png"))
     assert src.info.frame_count == 3
     assert len(list(src.frames())) == 3
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_unwritable_folder_names_the_output_not_the_temporary_file() -> None:
+    """A folder that takes no new file (read-only, /proc) is reported with the output's name."""
+    from vid2trail.errors import OutputError
+    from vid2trail.writers import write_still
+
+    with pytest.raises(OutputError, match=r"^cannot write /proc/vid2trail-out\.png: "):
+        write_still("/proc/vid2trail-out.png", np.zeros((4, 4, 3), np.uint8))
