@@ -234,6 +234,10 @@ def _run_split(
     if total is None:
         return None
     if workers > 1 and can_split(source, source.info):
+        if not source.info.frame_count_exact and frame_times(source):
+            # The estimate counts a longer audio track too, which would leave workers idle
+            # (and the progress total wrong): one demux pass gives the real count.
+            total = expected_frames(plan, source.info, source) or total
         segments = split_range(plan, total, workers)
         if len(segments) > 1:
             part = copy.copy(source)

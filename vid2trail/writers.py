@@ -158,9 +158,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     final = Path(path)
     folder = final.parent if str(final.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=folder
-    )
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{final.stem}.", suffix=f".part{final.suffix}", dir=folder
+        )
+    except OSError as exc:  # name the output, not the temporary file the user never asked for
+        raise OutputError(
+            f"cannot write {final}: {exc.strerror or exc} (in {folder}); choose another folder"
+        ) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -99,6 +99,24 @@ def is_image_collection(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
 
 
+def expand_glob(pattern: str) -> list[str]:
+    """The paths a glob matches; a folder part that exists as typed is taken literally.
+
+    So ``'night [1]/*.jpg'`` lists the JPEGs of the folder ``night [1]``, whose brackets a
+    plain glob would read as a character class.
+
+    Examples
+    --------
+    >>> expand_glob("no/such/*.jpg")
+    []
+    """
+    found = glob.glob(pattern)
+    head, tail = os.path.split(pattern)
+    if not found and head and os.path.isdir(head):
+        found = glob.glob(os.path.join(glob.escape(head), tail))
+    return found
+
+
 def check_local_path(path: str) -> None:
     """Refuse anything but a local file, folder or glob: no protocols, devices or pipes.
 
@@ -120,7 +138,7 @@ def check_local_path(path: str) -> None:
     real = os.path.realpath(text)
     if real == "/dev" or real.startswith(("/dev/", "/proc/")):
         raise UsageError(f"input {text!r} is a device, not a file: give a video file or a folder")
-    if not os.path.exists(text) and not (_GLOB_CHARS.search(text) and glob.glob(text)):
+    if not os.path.exists(text) and not (_GLOB_CHARS.search(text) and expand_glob(text)):
         if _GLOB_CHARS.search(text):
             raise SourceNotFoundError(
                 f"no files match {text!r}: check the pattern, and quote it so the shell "
@@ -225,6 +243,7 @@ __all__ = [
     "SourceBase",
     "VIDEO_BACKENDS",
     "check_local_path",
+    "expand_glob",
     "frame_times",
     "is_image_collection",
     "open_source",

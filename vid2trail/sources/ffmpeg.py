@@ -33,6 +33,8 @@ HDR_MODES = ("tonemap", "keep")
 _PROBE_TIMEOUT_S = 60
 _STDERR_LINES = 40
 _PIPE_SIZE = 1 << 20
+#: ffmpeg's names of containers without an index, where a seek may land past its target.
+UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
 #: Raw format on the pipe for each frame dtype (float32: ``--hdr keep`` linear light).
 _PIPE_FORMATS = {"uint8": "rgb24", "uint16": "rgb48le", "float32": "gbrpf32le"}
 
@@ -262,7 +264,8 @@ class FFmpegSource(SourceBase):
         """Presentation time of every frame in seconds from the first frame, from one demux pass.
 
         The first call reads the whole file without decoding it (about disk speed) and also
-        makes ``info.frame_count`` exact and sets ``info.variable_fps``.
+        makes ``info.frame_count`` exact, sets ``info.variable_fps``, and sets
+        ``info.duration_s`` to the video's own length.
         """
         if self._times is None:
             raw = packet_times(self.path, self.exe, self.stream.index)
@@ -274,17 +277,30 @@ class FFmpegSource(SourceBase):
             origin = raw[0] if raw else 0.0
             self._times = [t - origin for t in raw]
             if self._times:
+                count, fps = len(self._times), self.info.fps
+                last = self._times[-1]
+                # The video's own length (the container's may include a longer audio track).
+                frame_s = 1 / fps if fps else (last / (count - 1) if count > 1 else 0.0)
                 self.info = replace(
                     self.info,
-                    frame_count=len(self._times),
+                    frame_count=count,
                     frame_count_exact=True,
                     variable_fps=is_variable_rate(self._times),
+                    duration_s=last + frame_s if last or frame_s else self.info.duration_s,
                 )
         return self._times
 
     def count_frames(self) -> tuple[int, float]:
         """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
         return count_frames(self.path)
+
+    def _frames_held(self) -> int:
+        """The frames the file really holds (whole packets; a truncated file has fewer than
+        its header promises), or a huge number when they cannot be counted."""
+        try:
+            return self.count_frames()[0]
+        except DecodeError:
+            return 1 << 62
 
     @property
     def exact_seek(self) -> bool:
@@ -391,13 +407,20 @@ class FFmpegSource(SourceBase):
             # The decoder skips every other frame unseen; frames() numbers the keyframes.
             cmd += ["-skip_frame", "nokey"]
         seek = start > 0 and self.seekable
-        if seek:
+        skip_s = 0.0
+        if seek and self.open_gop and not self.keyframes_only:
+            # Start decoding a keyframe earlier, so the frames that lead the keyframe before
+            # ``start`` decode, and drop the frames before ``start`` by their time instead.
+            early = self._safe_seek_seconds(start)
+            skip_s = max(1e-6, self._seek_seconds(start) - early)
+            cmd += ["-ss", f"{early:.6f}"]
+        elif seek:
             cmd += ["-ss", f"{self._seek_seconds(start):.6f}"]
         cmd += ["-i", self.path, "-map", f"0:{self.stream.index}", "-an", "-sn", "-dn"]
         if self.keyframes_only:
             cmd += ["-frames:v", str(len(self.keyframes_in(start, end)))]
             step, end = 1, None
-        cmd += ["-vf", self.video_filter(step, 0 if seek else start)]
+        cmd += ["-vf", self.video_filter(step, 0 if seek else start, skip_s)]
         if end is not None:
             cmd += ["-frames:v", str(max(0, -(-(end - start) // step)))]
         pix_fmt = _PIPE_FORMATS[self.info.dtype.name]
@@ -407,6 +430,23 @@ class FFmpegSource(SourceBase):
         return cmd
 
     @property
+    def open_gop(self) -> bool:
+        """True for HEVC, whose keyframes may be open-GOP CRA frames (x265's default).
+
+        The frames that lead a CRA frame in display order follow it in decode order and
+        refer to the frames before it, so a decode that starts at the CRA frame loses them;
+        :meth:`command` then starts one keyframe earlier and drops frames by time.
+        """
+        return self.probe.codec == "hevc"
+
+    def _safe_seek_seconds(self, start: int) -> float:
+        """Input-side ``-ss`` that starts decoding at the keyframe before the last keyframe at
+        or before ``start`` (0 when there is none, or the keyframes cannot be listed)."""
+        keys = [k for k in self.keyframe_indices() if k <= start]
+        first = keys[-2] if len(keys) >= 2 else 0
+        return self._seek_seconds(first) if first > 0 else 0.0
+
+    @property
     def seekable(self) -> bool:
         """False for containers without an index (MPEG-TS, MPEG-PS, raw H.264/HEVC streams).
 
@@ -414,17 +454,21 @@ class FFmpegSource(SourceBase):
         target, so frames would be lost and mislabelled; they are decoded from the start and
         ``select`` drops the frames before ``start`` instead.
         """
-        names = set(self.media.container.split(","))
-        return not names & {"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"}
+        return not set(self.media.container.split(",")) & UNINDEXED_CONTAINERS
 
-    def video_filter(self, step: int = 1, skip: int = 0) -> str:
+    def video_filter(self, step: int = 1, skip: int = 0, skip_s: float = 0.0) -> str:
         """The ``-vf`` chain: drop frames for ``step``, then convert to RGB with the right colours.
 
         ``select`` comes first so that dropped frames are never colour-converted; ``n`` counts
         frames after the seek, so frame ``start`` is ``n = 0`` and is kept. Without a seek,
-        ``skip`` frames are dropped first.
+        ``skip`` frames are dropped first; ``skip_s`` drops the frames shown before that many
+        seconds after the seek point (an open-GOP seek, see :attr:`open_gop`).
         """
-        if skip:
+        if skip_s:
+            chain = [f"select=gte(t\\,{skip_s:.6f})"]
+            if step > 1:
+                chain.append(f"select=not(mod(n\\,{step}))")
+        elif skip:
             chain = [f"select=gte(n\\,{skip})*not(mod(n-{skip}\\,{step}))"]
         else:
             chain = [f"select=not(mod(n\\,{step}))"] if step > 1 else []
@@ -485,6 +529,8 @@ class FFmpegSource(SourceBase):
                     index += step
             proc.wait()
             drain.join(timeout=5)
+            if delivered == 0 and start > 0 and start >= self._frames_held():
+                return  # past the end of a damaged file: the caller says so, in its words
             if delivered == 0 and proc.returncode not in (0, None):
                 raise DecodeError(
                     f"ffmpeg could not decode {self.path} ({stderr_tail(chr(10).join(errors))})"

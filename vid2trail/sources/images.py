@@ -1,13 +1,12 @@
 """A folder or glob of still images: JPEG, PNG, 8/16-bit TIFF, grayscale or colour.
 
 Files are sorted naturally (``f2`` before ``f10``, as a person numbers frames) and decoded with
-OpenCV, which applies a JPEG's EXIF orientation and keeps 16-bit depth. Files that are not images
-are ignored. Every image must share the first one's size, channels and bit depth.
+OpenCV, which applies a JPEG's EXIF orientation and keeps 16-bit depth. Files that are not images,
+and hidden files, are ignored. Every image must share the first one's size, channels and bit depth.
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 from collections import deque
@@ -18,7 +17,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..frames import Frame, SourceInfo
-from . import IMAGE_EXTENSIONS, SourceBase
+from . import IMAGE_EXTENSIONS, SourceBase, expand_glob
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -38,17 +37,21 @@ def natural_key(path: str) -> tuple[object, ...]:
 def list_images(path: str) -> list[str]:
     """The image files of a folder, a glob, or a single image, in natural order.
 
+    Hidden files (names starting with a dot) of a folder are skipped, as a glob skips them.
+
     Examples
     --------
     >>> list_images("no/such/*.jpg")
     []
     """
     if os.path.isdir(path):
-        names = [os.path.join(path, name) for name in os.listdir(path)]
+        # Hidden files are skipped, as a glob skips them: macOS's ``._IMG_0001.JPG`` forks
+        # beside copied photos are not images.
+        names = [os.path.join(path, name) for name in os.listdir(path) if not name.startswith(".")]
     elif os.path.isfile(path):
         names = [path]
     else:
-        names = glob.glob(path)
+        names = expand_glob(path)
     images = [
         name
         for name in names

@@ -19,7 +19,7 @@ from ..errors import DecodeError, DecodeWarning
 from ..frames import Frame, SourceInfo
 from . import SourceBase
 from .damage import lost_frames_warning
-from .probe import is_variable_rate, packet_times, probe_media
+from .probe import is_variable_rate, probe_media
 
 # ffmpeg-convention rotation (counter-clockwise display angle) -> the cv2.rotate that shows it.
 _ROTATE_CODES = {
@@ -27,6 +27,17 @@ _ROTATE_CODES = {
     180: cv2.ROTATE_180,
     270: cv2.ROTATE_90_CLOCKWISE,
 }
+
+
+def _quiet_opencv() -> None:
+    """Keep OpenCV's log and its ffmpeg's messages off stderr, unless the user set their levels.
+
+    Failures reach the user as one ``Error:`` or ``Warning:`` line instead (OpenCV reads
+    ``OPENCV_FFMPEG_LOGLEVEL`` when it first opens a video).
+    """
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    if "OPENCV_LOG_LEVEL" not in os.environ:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 class OpenCVSource(SourceBase):
@@ -55,6 +66,7 @@ class OpenCVSource(SourceBase):
         self._rotate: int | None = None
         self._times: list[float] | None = None
         self._first_ms = 0.0
+        self._seekable: bool | None = None
         if os.path.isdir(path):
             raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
         if os.path.getsize(path) == 0:
@@ -100,6 +112,7 @@ class OpenCVSource(SourceBase):
         )
 
     def _open(self) -> cv2.VideoCapture:
+        _quiet_opencv()
         cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise DecodeError(
@@ -116,15 +129,15 @@ class OpenCVSource(SourceBase):
         """Real presentation times of the frames (seconds from the first), by one demux pass.
 
         OpenCV cannot list them, so the bundled ffmpeg reads the packets of the file's default
-        video stream without decoding them; this also makes ``info.frame_count`` exact.
+        video stream without decoding them (as the ffmpeg backend does, leaving out the packets
+        that are never shown); this also makes ``info.frame_count`` exact.
         """
         if self._times is None:
-            from .ffmpeg import ffmpeg_exe
+            from .ffmpeg import FFmpegSource
 
-            exe = ffmpeg_exe()
-            media, _ = probe_media(self.path, exe)
-            raw = packet_times(self.path, exe, media.video_stream().index)
-            self._times = [t - raw[0] for t in raw] if raw else []
+            # The ffmpeg backend's list drops the packets an edit list hides (a clip cut with
+            # ``-c copy`` keeps the keyframe before the cut), which OpenCV does not deliver.
+            self._times = list(FFmpegSource(self.path).frame_times())
             if self._times:
                 self.info = replace(
                     self.info,
@@ -133,6 +146,17 @@ class OpenCVSource(SourceBase):
                     variable_fps=is_variable_rate(self._times),
                 )
         return self._times
+
+    @property
+    def seekable(self) -> bool:
+        """False for containers without an index (MPEG-TS, raw streams), where OpenCV's frame
+        seek lands on the wrong frame; :meth:`frames` then reads up to ``start`` instead."""
+        if self._seekable is None:
+            from .ffmpeg import UNINDEXED_CONTAINERS, ffmpeg_exe
+
+            media, _ = probe_media(self.path, ffmpeg_exe())
+            self._seekable = not set(media.container.split(",")) & UNINDEXED_CONTAINERS
+        return self._seekable
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield frames ``start, start + step, ...`` below ``end``; the pixel buffer is reused.
@@ -149,8 +173,13 @@ class OpenCVSource(SourceBase):
         rgb = np.empty(self.info.shape, np.uint8)
         fps = self.info.fps
         try:
-            if start > 0:
+            if start > 0 and self.seekable:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+            elif start > 0:
+                # No index (MPEG-TS, raw streams): a seek may land elsewhere, so count frames.
+                for _ in range(start):
+                    if not cap.grab():
+                        break
             index, delivered = start, 0
             while end is None or index < end:
                 ok, image = cap.read(bgr if self._rotate is None else None)
