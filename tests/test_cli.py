@@ -251,7 +251,7 @@ def test_interrupt_leaves_no_file(lossless_clip: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(writers.np, "save", boom)
     result = invoke(lossless_clip, "-o", "partial.npy")
     assert result.exit_code == 130
-    assert "Interrupted: no output was written." in result.output
+    assert "Interrupted: no half-written file was left behind." in result.output
     assert os.listdir(".") == []
 
 

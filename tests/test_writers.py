@@ -75,6 +75,10 @@ def test_check_output_rules(tmp_path: Path) -> None:
         check_output(tmp_path / "x.bmp")
     with pytest.raises(OutputError, match=r"unsupported extension '\(none\)'"):
         check_output(tmp_path / "noext")
+    with pytest.raises(
+        OutputError, match=r"give a file name before the extension, e.g. .*result.png"
+    ):
+        check_output(tmp_path / ".png")
     assert check_output(tmp_path / "fine.tif", bit_depth=16) == tmp_path / "fine.tif"
     with pytest.raises(OutputError, match="--quality 0: use 1 to 100"):
         write_still(tmp_path / "q.jpg", np.zeros((2, 2, 3), np.uint8), quality=0)

@@ -122,7 +122,7 @@ def reports_errors(func: F) -> F:
         except Vid2TrailError as exc:
             raise _fail(str(exc), 2 if exc.usage else 1) from None
         except KeyboardInterrupt:
-            typer.echo("Interrupted: no output was written.", err=True)
+            typer.echo("Interrupted: no half-written file was left behind.", err=True)
             raise typer.Exit(130) from None
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""

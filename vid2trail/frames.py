@@ -119,7 +119,8 @@ class SourceInfo:
         if self.frame_count is None:
             return "an unknown number of frames"
         approx = "" if self.frame_count_exact else "about "
-        text = f"{approx}{self.frame_count} frames"
+        noun = "frame" if self.frame_count == 1 else "frames"
+        text = f"{approx}{self.frame_count} {noun}"
         if self.duration_s is not None:
             text += f" ({self.duration_s:.2f} s)"
         return text

@@ -106,6 +106,12 @@ def check_output(
     """
     out = Path(path)
     ext = out.suffix.lower()
+    if not ext and out.name.startswith(".") and out.name.count(".") == 1:
+        # Path(".png").suffix is "": a bare extension is a name missing, not a format missing.
+        raise OutputError(
+            f"cannot write {out}: give a file name before the extension, e.g. "
+            f"{out.with_name('result' + out.name)}"
+        )
     if ext not in STILL_FORMATS:
         known = sorted(STILL_FORMATS)
         raise OutputError(
