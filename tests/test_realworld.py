@@ -354,6 +354,11 @@ def test_hdr_is_tone_mapped_and_said_so(pq_clip: Path) -> None:
     import tifffile
 
     linear = tifffile.imread("hdr.tif")
+    with tifffile.TiffFile("hdr.tif") as tif:
+        assert "1.0 = 203 cd/m2" in tif.pages[0].description
+    fits = pytest.importorskip("astropy.io.fits")
+    assert cli(pq_clip, "--hdr", "keep", "-o", "hdr.fits", "-q").exit_code == 0
+    assert "1.0 = 203 cd/m2" in fits.getheader("hdr.fits")["DECODING"]
     assert linear.dtype == np.float32 and linear.max() > 40
     np.testing.assert_allclose(linear[8, 8:, 1], nits[8:] / 203, rtol=0.06)
     result = cli(pq_clip, "-o", "hdr.png", "-q")

@@ -32,6 +32,7 @@ _CARDS = {
     "normalize": ("NORMALIZ", "what was mapped to 1.0"),
     "gain": ("GAIN", "linear gain applied after normalization"),
     "created": ("DATE", "UTC time the image was written"),
+    "decoding": ("DECODING", "what the decoder did to the pixels"),
 }
 
 

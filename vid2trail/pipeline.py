@@ -517,6 +517,9 @@ def provenance(
     if options is not None and "normalize" in options and options["normalize"] is None:
         # None stands for the mode's default, which did scale the light (sum: p99.5).
         meta["normalize"] = DEFAULT_NORMALIZE.get(reducer.name, "none")
+    if info.notes:
+        # What the decoder did to the pixels, e.g. HDR kept as linear light (1.0 = 203 cd/m2).
+        meta["decoding"] = "; ".join(info.notes)
     return meta
 
 
