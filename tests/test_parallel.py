@@ -187,6 +187,38 @@ def test_preview_of_a_long_clip_stacks_its_keyframes(
     np.testing.assert_array_equal(out, np.max([every[k] for k in wanted], axis=0))
 
 
+def test_preview_keyframes_decode_in_parallel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = make_frames(120, seed=5)
+    clip = encode(frames, tmp_path / "gop.mp4", codec="h264", extra=("-g", "4"))
+    monkeypatch.setattr(vid2trail.pipeline, "PREVIEW_FRAMES", 50)
+    with open_source(clip) as src:
+        every = [f.pixels.copy() for f in src.frames()]
+        keys = open_source(clip, preview=True).keyframe_indices()
+    wanted = [k for k in keys if 3 <= k < 117]
+    split: list[list[FrameRange]] = []
+    real = vid2trail.pipeline.reduce_in_threads
+
+    def spy(source, segments, *args, **kwargs):  # type: ignore[no-untyped-def]
+        split.append(segments)
+        return real(source, segments, *args, **kwargs)
+
+    monkeypatch.setattr(vid2trail.pipeline, "reduce_in_threads", spy)
+    monkeypatch.setattr(vid2trail.pipeline.os, "cpu_count", lambda: 3)
+    out = stack(clip, "max", start=3, end=117, preview=True)
+    # Three parts, each starting on a keyframe; together exactly the keyframes of the window.
+    [segments] = split
+    assert len(segments) == 3 and all(seg.start in keys for seg in segments)
+    assert segments[0].start == wanted[0] and segments[-1].end == 117
+    np.testing.assert_array_equal(out, np.max([every[k] for k in wanted], axis=0))
+    mean = stack(clip, "mean", start=3, end=117, preview=True, dtype=np.float64)
+    monkeypatch.setattr(vid2trail.pipeline.os, "cpu_count", lambda: 1)
+    alone = stack(clip, "mean", start=3, end=117, preview=True, dtype=np.float64)
+    np.testing.assert_allclose(mean, alone, rtol=1e-12)
+    assert len(split) == 2  # max and mean split; on one core nothing is split
+
+
 def test_preview_without_enough_keyframes_uses_a_step(
     lossless_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

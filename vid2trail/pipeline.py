@@ -233,6 +233,8 @@ def _run_split(
     the input is too short to split, or cannot be."""
     if total is None:
         return None
+    if getattr(source, "keyframes_only", False) and plan.step == 1:
+        return _run_keyframes_split(source, plan, mode, params, progress, total)
     if workers > 1 and can_split(source, source.info):
         if not source.info.frame_count_exact and frame_times(source):
             # The estimate counts a longer audio track too, which would leave workers idle
@@ -252,6 +254,41 @@ def _run_split(
             single.threads = 1  # type: ignore[attr-defined]
             return reduce_in_threads(single, segments, mode, progress, total, params)
     return None
+
+
+def _run_keyframes_split(
+    source: SourceBase,
+    plan: FrameRange,
+    mode: str,
+    params: dict[str, Any],
+    progress: ProgressCallback | None,
+    total: int | None,
+) -> Reducer | None:
+    """A keyframes-only preview decoded by several ffmpeg processes at once, one per core.
+
+    Skipping to keyframes leaves ffmpeg nothing to decode in parallel (its frame threads need
+    consecutive frames), so one process uses one core; cut at keyframes, each part starts with
+    an exact seek to its first keyframe. Threads suffice here: each part's frames cross a pipe
+    from its own ffmpeg, and the reads and the (small) stacking release the GIL.
+    """
+    cores = os.cpu_count() or 1
+    keys = [k for k in source.keyframes_in(plan.start, plan.end) if plan.contains(k)]  # type: ignore[attr-defined]
+    parts = min(cores, _PREVIEW_PROCESSES, len(keys) // _PREVIEW_MIN_KEYS_PER_PART)
+    if parts < 2:
+        return None
+    frame_times(source)  # the seeks need the frame times: read them once, not once per part
+    cuts = [keys[len(keys) * i // parts] for i in range(parts)]
+    ends: list[int | None] = [*cuts[1:], plan.end]
+    segments = [FrameRange(a, b, 1) for a, b in zip(cuts, ends, strict=True)]
+    single = copy.copy(source)
+    single.decoder_threads = 1  # type: ignore[attr-defined]
+    return reduce_in_threads(single, segments, mode, progress, total, params)
+
+
+#: At most this many ffmpeg processes decode a keyframes-only preview.
+_PREVIEW_PROCESSES = 4
+#: ... and each gets at least this many keyframes (a process costs a start-up and a seek).
+_PREVIEW_MIN_KEYS_PER_PART = 8
 
 
 class _Pass:

@@ -25,7 +25,14 @@ from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageEr
 from ..frames import Frame, SourceInfo
 from . import SourceBase
 from .damage import lost_frames_warning
-from .probe import color_filter, is_variable_rate, packet_times, probe_media, split_top_level
+from .probe import (
+    color_filter,
+    demux_listing,
+    is_variable_rate,
+    parse_framecrc,
+    probe_media,
+    split_top_level,
+)
 
 #: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep its light as float linear light.
 HDR_MODES = ("tonemap", "keep")
@@ -212,6 +219,7 @@ class FFmpegSource(SourceBase):
         self.scale: tuple[int, int] | None = None
         self._times: list[float] | None = None
         self._keyframes: list[int] | None = None
+        self._listing: tuple[str, int] | None = None
         self.media, media_text = probe_media(path, self.exe)
         try:
             self.stream = self.media.video_stream(stream)
@@ -268,7 +276,7 @@ class FFmpegSource(SourceBase):
         ``info.duration_s`` to the video's own length.
         """
         if self._times is None:
-            raw = packet_times(self.path, self.exe, self.stream.index)
+            raw = sorted(parse_framecrc(self._demux()[0]))
             first = self.probe.first_pts_s
             if first is not None:
                 # Packets before the first decoded frame (edit lists, open-GOP leading frames)
@@ -353,6 +361,12 @@ class FFmpegSource(SourceBase):
             )
         return probe
 
+    def _demux(self) -> tuple[str, int]:
+        """The stream's packet listing (one read of the file, cached for times and keyframes)."""
+        if self._listing is None:
+            self._listing = demux_listing(self.path, self.exe, self.stream.index)
+        return self._listing
+
     def keyframe_indices(self) -> list[int]:
         """Frame numbers of the keyframes, from one demuxing pass (no decoding); cached.
 
@@ -361,18 +375,15 @@ class FFmpegSource(SourceBase):
         """
         if self._keyframes is None:
             self._keyframes = []
-            cmd = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", self.path,
-                   "-map", f"0:{self.stream.index}", "-c", "copy",
-                   "-f", "framecrc", "-"]  # fmt: skip
             try:
-                done = subprocess.run(cmd, capture_output=True, timeout=_PROBE_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
+                text, code = self._demux()
+            except DecodeError:
                 return []
-            keys = parse_keyframes(done.stdout.decode("ascii", "replace"))
+            keys = parse_keyframes(text)
             if keys is not None:
                 indices, packets = keys
                 expected = self.info.frame_count or packets
-                if done.returncode == 0 and abs(packets - expected) <= max(2, expected // 50):
+                if code == 0 and abs(packets - expected) <= max(2, expected // 50):
                     self._keyframes = indices
         return self._keyframes
 

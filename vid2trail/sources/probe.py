@@ -334,13 +334,25 @@ def packet_times(path: str, exe: str, stream_index: int) -> list[float]:
     >>> len(packet_times("sample_clips/startrails.mp4", ffmpeg_exe(), 0))  # doctest: +SKIP
     240
     """
+    return sorted(parse_framecrc(demux_listing(path, exe, stream_index)[0]))
+
+
+def demux_listing(path: str, exe: str, stream_index: int) -> tuple[str, int]:
+    """ffmpeg's ``framecrc`` listing of one stream's packets (demuxed, not decoded) and its
+    exit code: the one read of the file that frame times and keyframes both come from.
+
+    Examples
+    --------
+    >>> from vid2trail.sources.ffmpeg import ffmpeg_exe
+    >>> text, code = demux_listing("sample_clips/startrails.mp4", ffmpeg_exe(), 0)  # doctest: +SKIP
+    """
     cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path,
            "-map", f"0:{stream_index}", "-c", "copy", "-f", "framecrc", "-"]  # fmt: skip
     try:
         done = subprocess.run(cmd, capture_output=True, timeout=_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         raise DecodeError(f"ffmpeg took over {_TIMEOUT_S} s to read {path}") from exc
-    return sorted(parse_framecrc(done.stdout.decode("ascii", "replace")))
+    return done.stdout.decode("ascii", "replace"), done.returncode
 
 
 def is_variable_rate(times: list[float], tolerance: float = 0.1) -> bool:
@@ -483,6 +495,7 @@ __all__ = [
     "default_matrix",
     "is_variable_rate",
     "is_yuv",
+    "demux_listing",
     "packet_times",
     "parse_framecrc",
     "parse_media",
