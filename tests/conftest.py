@@ -64,6 +64,28 @@ def encode(frames: np.ndarray, path: Path, codec: str = "ffv1", fps: float = 25.
     return path
 
 
+def invoke(*args: str | Path):
+    """Run the ``vid2trail`` CLI in-process (typer's CliRunner) with every argument as text."""
+    from typer.testing import CliRunner
+
+    from vid2trail.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read an image as written (any depth), colour as RGB, grayscale as H x W."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return image[:, :, ::-1] if image.ndim == 3 else image
+
+
+@pytest.fixture()
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside its own temporary folder (CLI outputs land there)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def frames40() -> np.ndarray:
     """40 frames of 64x48 (the ground truth for ``lossless_clip``)."""

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from vid2trail.calibrate import Calibration, find_hot_pixels, to_linear32
-from vid2trail.cli import app
 from vid2trail.color import linear_to_srgb, srgb_to_linear, to_output
 from vid2trail.errors import DiskSpaceError
 from vid2trail.median import MedianReducer, parse_size
@@ -20,20 +18,12 @@ from vid2trail.pipeline import render, run_reducers
 from vid2trail.reducers import ArgmaxReducer
 from vid2trail.select import FrameRange
 
-from conftest import SHARED_DATA, FakeSource, make_frames, write_folder
+from conftest import SHARED_DATA, FakeSource, invoke, make_frames, write_folder
 
-runner = CliRunner()
 ALL = [FrameRange(0, None)]
 
 
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def plane_stack(seed: int = 3) -> np.ndarray:

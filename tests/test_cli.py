@@ -8,30 +8,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from vid2trail import __version__
-from vid2trail.cli import app, default_stem
+from vid2trail.cli import default_stem
 from vid2trail.color import linear_to_srgb, srgb_to_linear
 
-from conftest import make_frames, write_folder
+from conftest import invoke, make_frames, read_rgb, write_folder
 
-runner = CliRunner()
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return image[:, :, ::-1] if image.ndim == 3 else image
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def test_default_output_name_and_stdout(lossless_clip: Path, frames40: np.ndarray) -> None:

@@ -12,9 +12,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from vid2trail.cli import app
 from vid2trail.errors import DecodeWarning, SourceError, UsageError
 from vid2trail.sources import frame_times, open_source
 from vid2trail.sources.probe import (
@@ -26,9 +24,9 @@ from vid2trail.sources.probe import (
 )
 
 from conftest import SHARED_DATA, encode, frame_index_of, make_frames
+from conftest import invoke as cli
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-runner = CliRunner()
 ROTATED = SHARED_DATA / "rotation-hevc" / "with_sound_90.mp4"
 NASA = SHARED_DATA / "codec-samples" / "nasa_13013.mp4"
 HEVC10 = SHARED_DATA / "codec-samples" / "h265_10bits.mp4"
@@ -49,14 +47,7 @@ def decode_all(path: Path, **kwargs: object) -> list[tuple[int, float | None, np
         return [(f.index, f.time_s, f.pixels.copy()) for f in src]
 
 
-def cli(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 # --- parsing ffmpeg's words (captured text) ---------------------------------------------------

@@ -11,19 +11,15 @@ import json
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import vid2trail
-from vid2trail.cli import app
 from vid2trail.scan import decide, measure, scan, small_frames
 from vid2trail.sources import open_source
 
-from conftest import SHARED_DATA, encode, write_folder
+from conftest import SHARED_DATA, encode, invoke, read_rgb, write_folder
 
-runner = CliRunner()
 NIGHT = (65, 136)
 FLASHES = [80, 121]
 pytest.importorskip("matplotlib")
@@ -64,18 +60,7 @@ def night_h264(tmp_path_factory: pytest.TempPathFactory, night_frames: np.ndarra
     return encode(night_frames, tmp_path_factory.mktemp("night") / "night.mp4", codec="h264")
 
 
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def read_rgb(path: str | Path) -> np.ndarray:
-    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def near(got: tuple[int, int], want: tuple[int, int], frames: int = 3) -> bool:

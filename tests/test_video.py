@@ -14,13 +14,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from vid2trail import open_source
-from vid2trail.cli import app
 from vid2trail.color import srgb_to_linear
 from vid2trail.errors import EncodeError
 from vid2trail.frames import Frame
@@ -28,28 +25,14 @@ from vid2trail.select import FrameRange
 from vid2trail.sources.ffmpeg import ffmpeg_exe
 from vid2trail.video import VideoOptions, VideoWriter, stack_with_video
 
-from conftest import FakeSource, encode, make_frames, write_folder
+from conftest import FakeSource, encode, invoke, make_frames, read_rgb, write_folder
 
-runner = CliRunner()
-
-
-def invoke(*args: str | Path):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def read_video(path: Path) -> np.ndarray:
     with open_source(path) as source:
         return np.stack([frame.pixels.copy() for frame in source.frames()])
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
 
 
 def stream_line(path: Path) -> str:

@@ -15,12 +15,9 @@ from vid2trail.cli import app
 from vid2trail.errors import OutputError
 from vid2trail.writers import atomic_path, check_output, write_still
 
+from conftest import read_rgb
+
 runner = CliRunner()
-
-
-def read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return image[:, :, ::-1] if image.ndim == 3 else image
 
 
 @pytest.mark.parametrize(
