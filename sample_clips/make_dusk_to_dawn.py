@@ -16,11 +16,9 @@ Run ``python sample_clips/make_dusk_to_dawn.py [OUT.mp4]``; it prints the astron
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -84,20 +82,7 @@ def main() -> None:
     default = Path(__file__).with_name("dusk-to-dawn.mp4")
     parser.add_argument("output", nargs="?", default=str(default))
     args = parser.parse_args()
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS),
-        "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", "18",
-        "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709",
-        "-color_trc", "bt709", args.output,
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-    assert proc.stdin is not None
-    for frame in render():
-        proc.stdin.write(frame.tobytes())
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit("ffmpeg failed to encode the clip")
+    base.encode_h264(render(), args.output, (WIDTH, HEIGHT), FPS, 18, "medium")
     night = np.flatnonzero(sun_altitude_deg(np.arange(FRAMES)) < -18)
     print(args.output)
     print(f"astronomical night: frames {night[0]} to {night[-1]} inclusive; "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -117,26 +118,39 @@ def render(seed: int = 2026) -> np.ndarray:
         yield np.round(code * 255).astype(np.uint8)
 
 
+def encode_h264(
+    frames: Iterable[np.ndarray],
+    output: str,
+    size: tuple[int, int],
+    fps: float,
+    crf: int,
+    preset: str,
+) -> None:
+    """Encode uint8 RGB frames with the bundled ffmpeg: H.264, yuv420p, BT.709 tags, faststart."""
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{size[0]}x{size[1]}", "-r", str(fps),
+        "-i", "-", "-c:v", "libx264", "-preset", preset, "-crf", str(crf),
+        "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709",
+        "-color_trc", "bt709", "-color_range", "tv", "-movflags", "+faststart", output,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    if proc.stdin is None:
+        raise SystemExit("could not start ffmpeg")
+    for frame in frames:
+        proc.stdin.write(frame.tobytes())
+    proc.stdin.close()
+    if proc.wait() != 0:
+        raise SystemExit(f"ffmpeg failed to encode {output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = Path(__file__).with_name("startrails.mp4")
     parser.add_argument("output", nargs="?", default=str(default))
     parser.add_argument("--crf", type=int, default=20)
     args = parser.parse_args()
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS),
-        "-i", "-", "-c:v", "libx264", "-preset", "slow", "-crf", str(args.crf),
-        "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709",
-        "-color_trc", "bt709", "-color_range", "tv", "-movflags", "+faststart", args.output,
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-    assert proc.stdin is not None
-    for frame in render():
-        proc.stdin.write(frame.tobytes())
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit("ffmpeg failed to encode the sample clip")
+    encode_h264(render(), args.output, (WIDTH, HEIGHT), FPS, args.crf, "slow")
     print(args.output)
 
 
