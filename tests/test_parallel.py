@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from pathlib import Path
 
 import cv2
@@ -229,3 +231,24 @@ def test_preview_without_enough_keyframes_uses_a_step(
             FrameRange(0, None, 4)
         ]
         assert not src.keyframes_only
+
+
+def test_prefetched_frame_times_match_and_travel_to_workers(
+    tmp_path: Path, small_segments: list[int]
+) -> None:
+    from vid2trail.sources.ffmpeg import FFmpegSource
+
+    clip = encode(make_frames(90, seed=6), tmp_path / "gop.mp4", codec="h264", extra=("-g", "6"))
+    plain = FFmpegSource(str(clip))
+    early = FFmpegSource(str(clip), prefetch=True)
+    assert early._pending_listing is not None
+    twin = copy.copy(early)  # a downscaled view or a segment shares the listing being read
+    assert twin.keyframe_indices() == plain.keyframe_indices() == list(range(0, 90, 6))
+    assert early.frame_times() == plain.frame_times()
+    assert len(plain.frame_times()) == 90
+    # A worker process gets the listing itself, not the background read.
+    moved = pickle.loads(pickle.dumps(FFmpegSource(str(clip), prefetch=True)))
+    assert moved._pending_listing is None and moved._demux() == plain._demux()
+    every = np.max([f.pixels.copy() for f in plain.frames(13, 77)], axis=0)
+    np.testing.assert_array_equal(stack(clip, "max", start=13, end=77, workers=2), every)
+    assert small_segments == [2]

@@ -560,8 +560,16 @@ def stack_command(
     )
     written: list[str] = []
     suffix = f"{mode}-preview" if preview else mode
+    # A selection by time or a seek needs the frame times: read them while probing the first frame.
+    selects = start is not None or end is not None or bool(window) or bool(exclude)
     with open_source(
-        input_path, backend=backend, stream=stream, hdr=hdr, preview=preview, threads=threads
+        input_path,
+        backend=backend,
+        stream=stream,
+        hdr=hdr,
+        preview=preview,
+        threads=threads,
+        prefetch=selects,
     ) as source:
         for note in source.info.notes:
             typer.echo(f"Note: {input_path}: {note}", err=True)

@@ -673,8 +673,15 @@ def stack(
     calibration = make_calibration(dark, hot_pixels, memory_bytes)
     reject_k = parse_reject(reject)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)
+    selects = start is not None or end is not None or bool(excludes)
     with open_source(
-        path, backend=backend, stream=stream, hdr=hdr, preview=preview, threads=threads
+        path,
+        backend=backend,
+        stream=stream,
+        hdr=hdr,
+        preview=preview,
+        threads=threads,
+        prefetch=selects,
     ) as source:
         if auto:
             window = with_auto_window(source, window)[0]

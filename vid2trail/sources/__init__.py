@@ -162,6 +162,7 @@ def open_source(
     hdr: str = "tonemap",
     preview: bool = False,
     threads: int = 1,
+    prefetch: bool = False,
 ) -> SourceBase:
     """Open a video file, a folder of images, or a glob of images.
 
@@ -181,6 +182,10 @@ def open_source(
         pipe, JPEGs decode at 1/2, 1/4 or 1/8 size in the DCT domain.
     threads : int
         For folders: images decoded at once by a thread pool.
+    prefetch : bool
+        The caller will select by time or seek (``--start``, ``--end``, ``--window``,
+        ``--exclude``): the ffmpeg backend reads the frame times in the background while it probes
+        the first frame. A preview always does (it needs the keyframes).
 
     Returns
     -------
@@ -204,7 +209,7 @@ def open_source(
     if choice == "ffmpeg":
         from .ffmpeg import FFmpegSource
 
-        video = FFmpegSource(text, stream=stream, hdr=hdr)
+        video = FFmpegSource(text, stream=stream, hdr=hdr, prefetch=prefetch or preview)
         return video.downscaled_to_fit(PREVIEW_SIDE) if preview else video
     if choice == "opencv":
         from .opencv import OpenCVSource
