@@ -267,3 +267,28 @@ def test_python_dash_m(lossless_clip: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "vid2trail", "--help"], capture_output=True,
                           text=True, check=False)  # fmt: skip
     assert done.returncode == 0 and "--start" in done.stdout
+
+
+def test_sigterm_cleans_up_like_ctrl_c(
+    lossless_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `kill`, `timeout` or a scheduler stopping the run: before, the default action killed the
+    # process on the spot and left the hidden temporary video (and a median's scratch file).
+    import signal
+
+    from vid2trail.reducers import MaxReducer
+
+    real = MaxReducer.update
+
+    def update(self: MaxReducer, pixels: np.ndarray) -> None:
+        if self.count == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real(self, pixels)
+
+    monkeypatch.setattr(MaxReducer, "update", update)
+    before = signal.getsignal(signal.SIGTERM)
+    result = invoke(lossless_clip, "-o", "never.png", "--video", "never.mp4")
+    assert result.exit_code == 143
+    assert "Terminated: no half-written file was left behind." in result.output
+    assert os.listdir(".") == []
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler lives only while a command runs

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -107,8 +109,39 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised wherever the program is, so that it cleans up exactly like Ctrl-C."""
+
+
+@contextmanager
+def sigterm_cleans_up() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, ``timeout``, a container or job scheduler stopping the run) into
+    :class:`Terminated` while a command runs: the default action would kill the process on the
+    spot and leave temporary files, a median's scratch file and ffmpeg behind.
+
+    Examples
+    --------
+    >>> with sigterm_cleans_up():
+    ...     signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    True
+    """
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (e.g. the CLI called from a worker thread)
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def reports_errors(func: F) -> F:
-    """Turn library errors into one ``Error:`` line and an exit code; Ctrl-C into exit 130.
+    """Turn library errors into one ``Error:`` line and an exit code; Ctrl-C into exit 130,
+    SIGTERM into exit 143 after the same clean-up.
 
     Warnings the library issues (a truncated file, frames lost) are printed as one ``Warning:``
     line each on stderr, after the command's own output.
@@ -117,10 +150,13 @@ def reports_errors(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with warnings_to_stderr():
+            with sigterm_cleans_up(), warnings_to_stderr():
                 return func(*args, **kwargs)
         except Vid2TrailError as exc:
             raise _fail(str(exc), 2 if exc.usage else 1) from None
+        except Terminated:
+            typer.echo("Terminated: no half-written file was left behind.", err=True)
+            raise typer.Exit(128 + signal.SIGTERM) from None
         except KeyboardInterrupt:
             typer.echo("Interrupted: no half-written file was left behind.", err=True)
             raise typer.Exit(130) from None
