@@ -157,6 +157,24 @@ def test_width_scaling_and_odd_sizes(tmp_path: Path) -> None:
     assert read_video(Path("s.mp4")).shape == (4, 24, 32, 3)
 
 
+def test_one_pixel_wide_frames_are_refused_before_decoding(tmp_path: Path) -> None:
+    # Cropping 1 column to an even width leaves none: ffmpeg used to fail once frames arrived.
+    folder = write_folder(tmp_path / "strip", make_frames(4, 1, 40))
+    result = invoke(folder, "--video", "v.mp4", "-q")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: 1x40 frames are too small for a 4:2:0 .mp4 video (at least 2x2 pixels): scale "
+        "them with --video-width, or write a .gif"
+    )
+    assert os.listdir(".") == ["strip"]  # nothing written
+    assert invoke(folder, "--video", "v.gif", "-q").exit_code == 0
+    assert read_video(Path("v.gif")).shape[1:3] == (40, 1)
+    assert (
+        invoke(folder, "--video", "w.mp4", "--video-width", "4", "-q", "-o", "w.png").exit_code == 0
+    )
+    assert read_video(Path("w.mp4")).shape[1:3] == (160, 4)
+
+
 def test_folder_defaults_to_24_fps_and_video_fps_sets_it(tmp_path: Path) -> None:
     folder = write_folder(tmp_path / "pngs", make_frames(6))
     assert invoke(folder, "--video", "a.mp4", "-q").exit_code == 0

@@ -136,6 +136,12 @@ def output_size(width: int, height: int, options: VideoOptions, fmt: str) -> tup
     (65, 49)
     """
     even = fmt != "gif"
+    if even and options.width is None and min(width, height) < 2:
+        # Cropping to even would leave nothing; ffmpeg would fail only once frames arrive.
+        raise UsageError(
+            f"{width}x{height} frames are too small for a 4:2:0 .{fmt} video (at least 2x2 "
+            "pixels): scale them with --video-width, or write a .gif"
+        )
     if options.width is None:
         w, h = width, height
     else:
@@ -557,6 +563,8 @@ def stack_with_video(
     fps = options.fps or source.info.fps or DEFAULT_FOLDER_FPS
     inputs = tuple(getattr(source, "files", [source.info.path]))
     check_video_output(video_path, overwrite=overwrite, inputs=inputs)
+    fmt = VIDEO_FORMATS[Path(video_path).suffix.lower()]
+    output_size(source.info.width, source.info.height, options, fmt)  # refuse what cannot encode
     writer = VideoWriter(video_path, fps, options, overwrite=overwrite)
     sink = TrailVideo(
         writer, trail_obj, video_step=video_step, renderer=FrameRenderer(chosen, gain)
