@@ -234,6 +234,31 @@ def test_argmax_points_at_the_frame_of_a_planted_dot(tmp_path: Path) -> None:
     assert set(np.unique(index)) <= set(range(5, 40, 2))
 
 
+def test_argmax_png_past_frame_65535_is_refused_before_stacking(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A night of 1 s exposures at 30 fps passes 65535 frames; the still used to be written first.
+    import vid2trail.cli
+
+    frames = np.zeros((70_000, 1, 2, 3), np.uint8)
+    frames[65_600, 0, 1] = 200
+    monkeypatch.setattr(vid2trail.cli, "open_source", lambda *a, **k: FakeSource(frames))
+    Path("night.mp4").write_bytes(b"")
+    result = invoke("night.mp4", "--argmax", "idx.png", "-q")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: --argmax idx.png: frame numbers run up to 69999, past the 65535 a 16-bit PNG "
+        "holds: write them as .tif or .npy"
+    )
+    assert os.listdir(".") == ["night.mp4"]  # no still either
+    result = invoke("night.mp4", "--start", "65500", "--argmax", "idx.npy", "-q")
+    assert result.exit_code == 0, result.output
+    index = np.load("idx.npy")
+    assert index.dtype == np.uint32 and index[0, 1] == 65_600
+    assert invoke("night.mp4", "--start", "65000", "--end", "65536", "--argmax", "i.png",
+                  "-q", "-o", "s.png").exit_code == 0  # fmt: skip
+
+
 @pytest.mark.parametrize("drop", [["--exclude", "2-3,30"], ["--reject-above", "3"]])
 def test_argmax_names_source_frames_when_frames_are_dropped(drop: list[str]) -> None:
     frames = make_frames(40)

@@ -639,6 +639,13 @@ def stack_command(
             check_output(argmax, bit_depth=16, overwrite=overwrite, inputs=inputs)
             if Path(argmax).resolve() in {Path(out).resolve() for out in outputs}:
                 raise UsageError(f"--argmax {argmax} is also the still: give it another name")
+            last = ranges[0].end if ranges[0].end is not None else source.info.frame_count
+            if Path(argmax).suffix.lower() == ".png" and last is not None and last - 1 > 65535:
+                # Found out only after the whole stack otherwise, when the numbers do not fit.
+                raise UsageError(
+                    f"--argmax {argmax}: frame numbers run up to {last - 1}, past the 65535 a "
+                    "16-bit PNG holds: write them as .tif or .npy"
+                )
         keep = build_filter(source, decode_plan(ranges), reject_k=reject_k, exclude=exclude or ())
         calibration = make_calibration(dark, hot_pixels == "auto", memory_bytes)
         with progress_bar(not quiet, "Stacking") as progress:
