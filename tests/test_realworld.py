@@ -386,6 +386,23 @@ def test_stream_choice_with_a_generated_two_stream_clip(tmp_path: Path) -> None:
         open_source(both, backend="opencv", stream=1)
 
 
+def test_default_flag_on_the_second_video_stream_is_followed(tmp_path: Path) -> None:
+    # The probe first guesses the first video stream (one ffmpeg run for the report and the first
+    # frame); a file whose default-flagged stream is another one gets that stream's own probe.
+    from vid2trail.sources.ffmpeg import FFmpegSource
+
+    a = encode(make_frames(10), tmp_path / "a.mkv")
+    b = encode(make_frames(6, width=32, height=24, seed=1), tmp_path / "b.mkv")
+    both = tmp_path / "flagged.mkv"
+    ffmpeg("-i", a, "-i", b, "-map", "0:v", "-map", "1:v", "-c:v", "copy",
+           "-disposition:v:0", "0", "-disposition:v:1", "default", both)  # fmt: skip
+    src = FFmpegSource(str(both), prefetch=True)
+    assert src.stream.index == 1 and (src.info.width, src.info.height) == (32, 24)
+    assert len(src.frame_times()) == 6 and src.keyframe_indices()[0] == 0
+    frames = [f.pixels.copy() for f in src.frames(2, 5)]
+    np.testing.assert_array_equal(np.array(frames), make_frames(6, 32, 24, seed=1)[2:5])
+
+
 @pytest.mark.skipif(not NASA.exists(), reason="../shared/data absent")
 def test_shared_two_video_streams() -> None:
     first = decode_all(NASA)

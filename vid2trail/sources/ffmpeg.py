@@ -32,6 +32,7 @@ from .probe import (
     demux_listing,
     is_variable_rate,
     parse_framecrc,
+    parse_media,
     probe_media,
     split_top_level,
 )
@@ -233,21 +234,31 @@ class FFmpegSource(SourceBase):
         self._keyframes: list[int] | None = None
         self._listing: tuple[str, int] | None = None
         self._pending_listing: Future[tuple[str, int]] | None = None
-        self.media, media_text = probe_media(path, self.exe)
+        # One ffmpeg run reports the file and decodes the first frame of the stream it will most
+        # likely be asked for (ffmpeg's V:N, video streams without cover art); the rare file whose
+        # default stream is another one gets a second run for that stream.
+        guess = f"V:{stream if stream is not None else 0}"
+        if prefetch:
+            self._prefetch_listing(guess)
+        text = self._first_frame_report(guess)
+        self.media = parse_media(text)
         try:
             self.stream = self.media.video_stream(stream)
         except DecodeError as exc:
             if stream is None:
+                _, media_text = probe_media(path, self.exe)  # the plain report says it best
                 raise DecodeError(
                     f"{path} is not a video ffmpeg can read ({stderr_tail(media_text, 2)}); "
                     "check that the file is complete, or try --backend opencv"
                 ) from None
             raise UsageError(f"--stream {stream}: {path}: {exc}") from None
-        if prefetch:
-            self._prefetch_listing()
+        if _mapped_stream(text) != self.stream.index:
+            if prefetch:
+                self._prefetch_listing(self.stream.index)
+            text = self._first_frame_report(self.stream.index)
         # The chosen stream's own facts: parse_probe reads the first stream of the file.
         self.probe = replace(
-            self._probe(),
+            self._parse_first_frame(text),
             codec=self.stream.codec,
             pix_fmt=self.stream.pix_fmt,
             fps=self.stream.fps or self.stream.tbr,
@@ -351,12 +362,14 @@ class FFmpegSource(SourceBase):
         small.info = replace(self.info, width=w, height=h)
         return small
 
-    def _probe(self) -> ProbeResult:
+    def _first_frame_report(self, stream: int | str) -> str:
+        """ffmpeg's stderr after reading the file's header and decoding one frame of ``stream``
+        (an index, or a specifier such as ``V:0``)."""
         # One thread: frame threads only delay the first frame (about 20 ms for 1080p H.264).
         cmd = [
             self.exe, "-hide_banner", "-nostdin", "-threads", "1", "-i", self.path,
-            "-map", f"0:{self.stream.index}",
-            "-frames:v", "1", "-vf", "showinfo=checksum=0", "-f", "null", "-",
+            "-map", f"0:{stream}", "-frames:v", "1", "-vf", "showinfo=checksum=0",
+            "-f", "null", "-",
         ]  # fmt: skip
         try:
             done = subprocess.run(
@@ -364,7 +377,9 @@ class FFmpegSource(SourceBase):
             )
         except subprocess.TimeoutExpired as exc:
             raise DecodeError(f"ffmpeg took over {_PROBE_TIMEOUT_S} s to open {self.path}") from exc
-        text = done.stderr.decode("utf-8", "replace")
+        return done.stderr.decode("utf-8", "replace")
+
+    def _parse_first_frame(self, text: str) -> ProbeResult:
         probe = parse_probe(text)
         if probe is None or not probe.width:
             raise DecodeError(
@@ -387,13 +402,14 @@ class FFmpegSource(SourceBase):
                 self._listing = demux_listing(self.path, self.exe, self.stream.index)
         return self._listing
 
-    def _prefetch_listing(self) -> None:
-        """Run :func:`demux_listing` in a background thread; :meth:`_demux` collects it."""
+    def _prefetch_listing(self, stream: int | str) -> None:
+        """Run :func:`demux_listing` for ``stream`` in a background thread; :meth:`_demux`
+        collects it."""
         pending: Future[tuple[str, int]] = Future()
 
         def run() -> None:
             try:
-                pending.set_result(demux_listing(self.path, self.exe, self.stream.index))
+                pending.set_result(demux_listing(self.path, self.exe, stream))
             except BaseException as exc:  # handed to whoever asks for the listing
                 pending.set_exception(exc)
 
@@ -605,6 +621,21 @@ class FFmpegSource(SourceBase):
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
+
+
+_MAPPED_RE = re.compile(r"^\s*Stream #0:(\d+)(?:\[[^\]]*\])?(?:\([^)]*\))? -> #0:0\b", re.M)
+
+
+def _mapped_stream(report: str) -> int | None:
+    """The input stream ffmpeg mapped to its first output, from its ``Stream mapping:`` lines.
+
+    Examples
+    --------
+    >>> _mapped_stream("Stream mapping:\\n  Stream #0:3 -> #0:0 (h264 (native) -> wrapped_avframe)")
+    3
+    """
+    found = _MAPPED_RE.search(report.partition("Stream mapping:")[2])
+    return int(found.group(1)) if found else None
 
 
 def parse_keyframes(framecrc: str) -> tuple[list[int], int] | None:

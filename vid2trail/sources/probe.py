@@ -337,9 +337,10 @@ def packet_times(path: str, exe: str, stream_index: int) -> list[float]:
     return sorted(parse_framecrc(demux_listing(path, exe, stream_index)[0]))
 
 
-def demux_listing(path: str, exe: str, stream_index: int) -> tuple[str, int]:
+def demux_listing(path: str, exe: str, stream_index: int | str) -> tuple[str, int]:
     """ffmpeg's ``framecrc`` listing of one stream's packets (demuxed, not decoded) and its
     exit code: the one read of the file that frame times and keyframes both come from.
+    ``stream_index`` is the stream's index in the file, or a specifier such as ``V:0``.
 
     Examples
     --------
