@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import imageio_ffmpeg
+from run import byte_compile  # benchmarks/run.py, beside this script
 
 from vid2trail.video import DEFAULT_PRESET
 
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--sweep", help="comma-separated presets: size and PSNR per preset")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
+    byte_compile()
     clip = Path(args.clip) if args.clip else make_clip(args.frames)
     if args.sweep:
         print(f"{clip}  crf {args.crf}  trail {args.trail}  first 100 frames, one run")
