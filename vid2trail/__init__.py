@@ -10,37 +10,80 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .calibrate import Calibration, load_dark  # noqa: E402
-from .color import linear_to_srgb, srgb_to_linear, to_output  # noqa: E402
-from .errors import (  # noqa: E402
-    DecodeError,
-    DecodeWarning,
-    DiskSpaceError,
-    EmptySelectionError,
-    EncodeError,
-    OutputError,
-    SelectionPastEndError,
-    SourceError,
-    SourceNotFoundError,
-    TimeParseError,
-    UsageError,
-    Vid2TrailError,
-    Vid2TrailWarning,
-)
-from .frames import Frame, SourceInfo  # noqa: E402
-from .pipeline import provenance, render, run_reducers, stack  # noqa: E402
-from .reducers import REDUCERS, Reducer, make_reducer  # noqa: E402
-from .select import FrameRange, Window, parse_position, resolve_window  # noqa: E402
-from .sources import open_source  # noqa: E402
-from .trails import FrameRenderer, Trail, comet_decay, make_trail  # noqa: E402
-from .video import (  # noqa: E402
-    TrailVideo,
-    VideoOptions,
-    VideoWriter,
-    progressive_frames,
-    stack_with_video,
-)
-from .writers import write_sidecar, write_still  # noqa: E402
+from typing import TYPE_CHECKING, Any
+
+# The public names, by the module that defines them. They are imported on first use (PEP 562), so
+# that ``import vid2trail`` is cheap and the command line can start ffmpeg before numpy and OpenCV
+# load (see ``vid2trail._early``).
+_EXPORTS = {
+    "calibrate": ("Calibration", "load_dark"),
+    "color": ("linear_to_srgb", "srgb_to_linear", "to_output"),
+    "errors": (
+        "DecodeError", "DecodeWarning", "DiskSpaceError", "EmptySelectionError", "EncodeError",
+        "OutputError", "SelectionPastEndError", "SourceError", "SourceNotFoundError",
+        "TimeParseError", "UsageError", "Vid2TrailError", "Vid2TrailWarning",
+    ),
+    "frames": ("Frame", "SourceInfo"),
+    "pipeline": ("provenance", "render", "run_reducers", "stack"),
+    "reducers": ("REDUCERS", "Reducer", "make_reducer"),
+    "select": ("FrameRange", "Window", "parse_position", "resolve_window"),
+    "sources": ("open_source",),
+    "trails": ("FrameRenderer", "Trail", "comet_decay", "make_trail"),
+    "video": (
+        "TrailVideo", "VideoOptions", "VideoWriter", "progressive_frames", "stack_with_video",
+    ),
+    "writers": ("write_sidecar", "write_still"),
+}  # fmt: skip
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vid2trail' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})
+
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from .calibrate import Calibration, load_dark
+    from .color import linear_to_srgb, srgb_to_linear, to_output
+    from .errors import (
+        DecodeError,
+        DecodeWarning,
+        DiskSpaceError,
+        EmptySelectionError,
+        EncodeError,
+        OutputError,
+        SelectionPastEndError,
+        SourceError,
+        SourceNotFoundError,
+        TimeParseError,
+        UsageError,
+        Vid2TrailError,
+        Vid2TrailWarning,
+    )
+    from .frames import Frame, SourceInfo
+    from .pipeline import provenance, render, run_reducers, stack
+    from .reducers import REDUCERS, Reducer, make_reducer
+    from .select import FrameRange, Window, parse_position, resolve_window
+    from .sources import open_source
+    from .trails import FrameRenderer, Trail, comet_decay, make_trail
+    from .video import (
+        TrailVideo,
+        VideoOptions,
+        VideoWriter,
+        progressive_frames,
+        stack_with_video,
+    )
+    from .writers import write_sidecar, write_still
 
 __all__ = [
     "REDUCERS",

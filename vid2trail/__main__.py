@@ -1,6 +1,6 @@
 """``python -m vid2trail``: the same as the ``vid2trail`` command."""
 
-from .cli import run
+from ._early import main
 
 if __name__ == "__main__":
-    run()
+    main()

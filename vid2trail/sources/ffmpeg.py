@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._early import first_frame_command
+from .._early import take as take_early
 from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageError
 from ..frames import Frame, SourceInfo
 from . import SourceBase
@@ -364,20 +366,23 @@ class FFmpegSource(SourceBase):
 
     def _first_frame_report(self, stream: int | str) -> str:
         """ffmpeg's stderr after reading the file's header and decoding one frame of ``stream``
-        (an index, or a specifier such as ``V:0``)."""
-        # One thread: frame threads only delay the first frame (about 20 ms for 1080p H.264).
-        cmd = [
-            self.exe, "-hide_banner", "-nostdin", "-threads", "1", "-i", self.path,
-            "-map", f"0:{stream}", "-frames:v", "1", "-vf", "showinfo=checksum=0",
-            "-f", "null", "-",
-        ]  # fmt: skip
+        (an index, or a specifier such as ``V:0``); collected from the run the command line
+        started early when there is one (:mod:`vid2trail._early`)."""
+        proc = take_early("probe", self.path, stream) or subprocess.Popen(
+            first_frame_command(self.exe, self.path, stream),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
         try:
-            done = subprocess.run(
-                cmd, capture_output=True, timeout=_PROBE_TIMEOUT_S, stdin=subprocess.DEVNULL
-            )
+            _, err = proc.communicate(timeout=_PROBE_TIMEOUT_S)
         except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            proc.communicate()
             raise DecodeError(f"ffmpeg took over {_PROBE_TIMEOUT_S} s to open {self.path}") from exc
-        return done.stderr.decode("utf-8", "replace")
+        except BaseException:  # Ctrl-C: leave no ffmpeg behind
+            proc.kill()
+            proc.communicate()
+            raise
+        return err.decode("utf-8", "replace")
 
     def _parse_first_frame(self, text: str) -> ProbeResult:
         probe = parse_probe(text)
@@ -407,9 +412,11 @@ class FFmpegSource(SourceBase):
         collects it."""
         pending: Future[tuple[str, int]] = Future()
 
+        early = take_early("listing", self.path, stream)
+
         def run() -> None:
             try:
-                pending.set_result(demux_listing(self.path, self.exe, stream))
+                pending.set_result(demux_listing(self.path, self.exe, stream, started=early))
             except BaseException as exc:  # handed to whoever asks for the listing
                 pending.set_exception(exc)
 

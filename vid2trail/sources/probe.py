@@ -15,6 +15,7 @@ import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 
+from .._early import listing_command
 from ..errors import DecodeError
 
 _TIMEOUT_S = 600
@@ -337,23 +338,34 @@ def packet_times(path: str, exe: str, stream_index: int) -> list[float]:
     return sorted(parse_framecrc(demux_listing(path, exe, stream_index)[0]))
 
 
-def demux_listing(path: str, exe: str, stream_index: int | str) -> tuple[str, int]:
+def demux_listing(
+    path: str, exe: str, stream_index: int | str, started: subprocess.Popen[bytes] | None = None
+) -> tuple[str, int]:
     """ffmpeg's ``framecrc`` listing of one stream's packets (demuxed, not decoded) and its
     exit code: the one read of the file that frame times and keyframes both come from.
-    ``stream_index`` is the stream's index in the file, or a specifier such as ``V:0``.
+    ``stream_index`` is the stream's index in the file, or a specifier such as ``V:0``;
+    ``started`` is the same ffmpeg run already under way (see :mod:`vid2trail._early`).
 
     Examples
     --------
     >>> from vid2trail.sources.ffmpeg import ffmpeg_exe
     >>> text, code = demux_listing("sample_clips/startrails.mp4", ffmpeg_exe(), 0)  # doctest: +SKIP
     """
-    cmd = [exe, "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path,
-           "-map", f"0:{stream_index}", "-c", "copy", "-f", "framecrc", "-"]  # fmt: skip
+    proc = started or subprocess.Popen(
+        listing_command(exe, path, stream_index),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
     try:
-        done = subprocess.run(cmd, capture_output=True, timeout=_TIMEOUT_S)
+        out, _ = proc.communicate(timeout=_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        proc.communicate()
         raise DecodeError(f"ffmpeg took over {_TIMEOUT_S} s to read {path}") from exc
-    return done.stdout.decode("ascii", "replace"), done.returncode
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return out.decode("ascii", "replace"), proc.returncode
 
 
 def is_variable_rate(times: list[float], tolerance: float = 0.1) -> bool:
