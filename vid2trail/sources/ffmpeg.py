@@ -32,6 +32,7 @@ from .damage import lost_frames_warning
 from .probe import (
     color_filter,
     demux_listing,
+    finish,
     is_variable_rate,
     parse_framecrc,
     parse_media,
@@ -372,16 +373,7 @@ class FFmpegSource(SourceBase):
             first_frame_command(self.exe, self.path, stream),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
-        try:
-            _, err = proc.communicate(timeout=_PROBE_TIMEOUT_S)
-        except subprocess.TimeoutExpired as exc:
-            proc.kill()
-            proc.communicate()
-            raise DecodeError(f"ffmpeg took over {_PROBE_TIMEOUT_S} s to open {self.path}") from exc
-        except BaseException:  # Ctrl-C: leave no ffmpeg behind
-            proc.kill()
-            proc.communicate()
-            raise
+        _, err = finish(proc, _PROBE_TIMEOUT_S, f"open {self.path}")
         return err.decode("utf-8", "replace")
 
     def _parse_first_frame(self, text: str) -> ProbeResult:

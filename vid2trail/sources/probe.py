@@ -355,17 +355,32 @@ def demux_listing(
         listing_command(exe, path, stream_index),
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
+    out, _ = finish(proc, _TIMEOUT_S, f"read {path}")
+    return out.decode("ascii", "replace"), proc.returncode
+
+
+def finish(proc: subprocess.Popen[bytes], timeout_s: float, doing: str) -> tuple[bytes, bytes]:
+    """Wait for a short ffmpeg run and return its stdout and stderr; on a timeout it is killed
+    and a :class:`DecodeError` says it took over ``timeout_s`` to ``doing``, on Ctrl-C it is
+    killed too, so no ffmpeg is left behind.
+
+    Examples
+    --------
+    >>> import sys
+    >>> run = subprocess.Popen([sys.executable, "-c", "print(1)"], stdout=subprocess.PIPE)
+    >>> finish(run, 10, "print")[0].strip()
+    b'1'
+    """
     try:
-        out, _ = proc.communicate(timeout=_TIMEOUT_S)
+        return proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired as exc:
         proc.kill()
         proc.communicate()
-        raise DecodeError(f"ffmpeg took over {_TIMEOUT_S} s to read {path}") from exc
+        raise DecodeError(f"ffmpeg took over {timeout_s} s to {doing}") from exc
     except BaseException:
         proc.kill()
         proc.communicate()
         raise
-    return out.decode("ascii", "replace"), proc.returncode
 
 
 def is_variable_rate(times: list[float], tolerance: float = 0.1) -> bool:
@@ -512,5 +527,6 @@ __all__ = [
     "packet_times",
     "parse_framecrc",
     "parse_media",
+    "finish",
     "probe_media",
 ]
