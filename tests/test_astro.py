@@ -257,6 +257,22 @@ def test_argmax_png_past_frame_65535_is_refused_before_stacking(
     assert index.dtype == np.uint32 and index[0, 1] == 65_600
     assert invoke("night.mp4", "--start", "65000", "--end", "65536", "--argmax", "i.png",
                   "-q", "-o", "s.png").exit_code == 0  # fmt: skip
+    # The highest frame selected counts, not the end: 65500, 65510, ..., 65530.
+    assert invoke("night.mp4", "--start", "65500", "--end", "65540", "--step", "10",
+                  "--argmax", "j.png", "-q", "-o", "t.png").exit_code == 0  # fmt: skip
+
+
+def test_argmax_png_is_not_refused_on_an_estimated_frame_count() -> None:
+    # A container whose audio outlasts the video estimates too many frames: decide at the end.
+    from dataclasses import replace
+
+    from vid2trail.cli import _last_selected
+
+    info = FakeSource(np.zeros((3, 1, 1, 3), np.uint8)).info
+    estimated = replace(info, frame_count=70_000, frame_count_exact=False)
+    assert _last_selected(FrameRange(0, None), estimated) is None
+    assert _last_selected(FrameRange(0, None), replace(estimated, frame_count_exact=True)) == 69_999
+    assert _last_selected(FrameRange(5, 65_541, 10), info) == 65_535
 
 
 @pytest.mark.parametrize("drop", [["--exclude", "2-3,30"], ["--reject-above", "3"]])

@@ -64,12 +64,53 @@ def test_a_changed_file_is_not_served_a_stale_report(clip: Path) -> None:
     assert proc.returncode is not None  # killed or finished, and waited for
 
 
-def test_the_wrong_guess_is_reaped(clip: Path, tmp_path: Path) -> None:
+def test_the_wrong_guess_is_stopped_when_the_input_opens(clip: Path, tmp_path: Path) -> None:
     decoy = encode(make_frames(5), tmp_path / "decoy.mkv")
-    early.start(["--dark", str(decoy), str(clip)])
-    [key] = early._started
-    assert key[1] == os.path.realpath(decoy)  # the first video named: a wrong guess here
-    FFmpegSource(str(clip))  # probes by itself
+    early.start([str(decoy), str(clip), "--preview"])
+    assert {key[1] for key in early._started} == {os.path.realpath(decoy)}  # a wrong guess
     procs = list(early._started.values())
-    early._reap()
+    FFmpegSource(str(clip))  # probes by itself, and stops the runs on the decoy at once
     assert early._started == {} and all(p.returncode is not None for p in procs)
+
+
+def test_option_values_are_not_guessed(clip: Path, tmp_path: Path) -> None:
+    old = encode(make_frames(5), tmp_path / "old.mp4")
+    args = ["--video", str(old), "-o=" + str(old), "--dark", str(old), str(clip), "--end", "9"]
+    assert early.guess_input(args) == str(clip)
+    early.start(args)
+    assert [key[:2] for key in early._started] == [("probe", os.path.realpath(clip))]
+
+
+@pytest.mark.parametrize(
+    ("args", "listing"),
+    [
+        (["--end", "500"], False),
+        (["--exclude=3-5,9"], False),
+        (["--start", "0"], False),
+        (["--end", "1:30"], True),
+        (["--start=120"], True),
+        (["--exclude", "2s-3s"], True),
+        (["--window", "0:100"], True),
+        (["--preview"], True),
+    ],
+)
+def test_the_listing_starts_only_when_the_selection_needs_times(
+    clip: Path, args: list[str], listing: bool
+) -> None:
+    early.start([str(clip), *args])
+    assert ("listing" in {key[0] for key in early._started}) is listing
+
+
+def test_the_package_loads_its_names_on_first_use() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vid2trail; heavy = {'numpy', 'cv2', 'typer'} & set(sys.modules); "
+        "names = [getattr(vid2trail, n) for n in vid2trail.__all__]; "
+        "print(sorted(heavy), len(names), vid2trail.pipeline.stack is vid2trail.stack)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", str(len(__import__("vid2trail").__all__)), "True"]
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        __import__("vid2trail").nope  # noqa: B018

@@ -38,11 +38,18 @@ _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:
-    module = _HOME.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vid2trail' has no attribute {name!r}")
     import importlib
 
+    module = _HOME.get(name)
+    if module is None:
+        # A submodule (``vid2trail.pipeline`` after ``import vid2trail``), as the eager imports
+        # used to provide.
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module 'vid2trail' has no attribute {name!r}") from None
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value  # later lookups skip this function
     return value

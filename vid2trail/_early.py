@@ -23,8 +23,10 @@ VIDEO_EXTENSIONS = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
      ".3gp", ".wmv", ".flv", ".mxf"}
 )  # fmt: skip
-#: Options after which the frame times are needed (seeks, time selections, keyframes).
-_LISTING_OPTIONS = frozenset({"--start", "--end", "--window", "--exclude", "--preview"})
+#: Options whose value is a file other than the input (outputs, the master dark): not a guess.
+_PATH_OPTIONS = frozenset({"-o", "--output", "--video", "--argmax", "--dark"})
+#: Options whose values can make the selection need the frame times.
+_SELECTION_OPTIONS = frozenset({"--start", "--end", "--window", "--exclude"})
 #: The stream the ffmpeg source probes first when no ``--stream`` is given.
 DEFAULT_GUESS = "V:0"
 
@@ -66,15 +68,60 @@ def _key(kind: str, path: str, stream: int | str) -> tuple[object, ...] | None:
     return kind, os.path.realpath(path), str(stream), st.st_size, st.st_mtime_ns
 
 
+def needs_frame_times(
+    start: object = None,
+    end: object = None,
+    windows: object = (),
+    excludes: object = (),
+    preview: bool = False,
+) -> bool:
+    """True when a selection will need the video's frame times (one read of the whole file): a
+    seek (a start past frame 0), a time or ``auto`` anywhere, a ``--window``, or a preview (its
+    keyframes). Frame numbers alone (``--end 500``, ``--exclude 3-5``) do not.
+
+    Examples
+    --------
+    >>> needs_frame_times(end="500", excludes=["3-5"]), needs_frame_times(start="120")
+    (False, True)
+    >>> needs_frame_times(end="1:30"), needs_frame_times(excludes=["2s-3s"])
+    (True, True)
+    """
+    if preview or windows or (start is not None and str(start).strip() != "0"):
+        return True
+    if end is not None and not str(end).strip().isdigit():
+        return True
+    texts = [excludes] if isinstance(excludes, str) else list(excludes or ())  # type: ignore[call-overload]
+    return any(ch not in "0123456789,- " for text in texts for ch in str(text))
+
+
+def _option_values(args: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """``--name value`` / ``--name=value`` pairs of the options named in ``_PATH_OPTIONS`` and
+    ``_SELECTION_OPTIONS``, and the other arguments."""
+    wanted = _PATH_OPTIONS | _SELECTION_OPTIONS
+    values: dict[str, list[str]] = {}
+    rest: list[str] = []
+    items = iter(args)
+    for arg in items:
+        name, eq, value = arg.partition("=")
+        if name in wanted:
+            if not eq:
+                value = next(items, "")
+            values.setdefault(name, []).append(value)
+        else:
+            rest.append(arg)
+    return values, rest
+
+
 def guess_input(args: list[str]) -> str | None:
-    """The first argument that names an existing video file, or None.
+    """The first argument that names an existing video file (not the value of ``-o``,
+    ``--video``, ``--argmax`` or ``--dark``), or None.
 
     Examples
     --------
     >>> guess_input(["--mode", "max", "-o", "x.png"]) is None
     True
     """
-    for arg in args:
+    for arg in _option_values(args)[1]:
         if arg.startswith("-") or os.path.splitext(arg)[1].lower() not in VIDEO_EXTENSIONS:
             continue
         if os.path.isfile(arg):
@@ -102,7 +149,14 @@ def start(args: list[str]) -> None:
 
         exe = imageio_ffmpeg.get_ffmpeg_exe()
         _launch("probe", path, first_frame_command(exe, path, DEFAULT_GUESS), stdout=False)
-        if names & _LISTING_OPTIONS:
+        values, _ = _option_values(args)
+        if needs_frame_times(
+            next(iter(values.get("--start", [])), None),
+            next(iter(values.get("--end", [])), None),
+            values.get("--window", []),
+            values.get("--exclude", []),
+            preview="--preview" in names,
+        ):
             _launch("listing", path, listing_command(exe, path, DEFAULT_GUESS), stdout=True)
     except Exception:  # noqa: BLE001 - a guess: the source runs ffmpeg itself if this fails
         return
@@ -132,7 +186,12 @@ def take(kind: str, path: str, stream: int | str) -> subprocess.Popen[bytes] | N
     True
     """
     key = _key(kind, path, stream)
-    return _started.pop(key, None) if key is not None else None
+    found = _started.pop(key, None) if key is not None else None
+    if found is None and kind == "probe":
+        # The first video opened is the input: runs started for another file were a wrong
+        # guess; stop them now rather than at exit (a listing would sit on a full pipe).
+        _reap()
+    return found
 
 
 def _reap() -> None:

@@ -34,9 +34,11 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from . import __version__
+from ._early import needs_frame_times
 from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, build_filter
 from .color import DEFAULT_NORMALIZE, parse_normalize
 from .errors import UsageError, Vid2TrailError
+from .frames import SourceInfo
 from .info import describe, format_report
 from .median import parse_size as parse_memory
 from .parallel import default_threads, default_workers
@@ -59,7 +61,7 @@ from .pipeline import (
 from .reducers import REDUCERS, make_reducer
 from .scan import SCAN_WIDTH, THUMBNAILS, scan
 from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
-from .select import Window, parse_position
+from .select import FrameRange, Window, parse_position
 from .sources import PREVIEW_SIDE, VIDEO_BACKENDS, open_source
 from .sources.images import list_images
 from .trails import COMET_FLOOR, DEFAULT_TRAIL_FRAMES, TRAIL_KINDS
@@ -208,6 +210,18 @@ def progress_bar(enabled: bool, label: str) -> Iterator[ProgressCallback | None]
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+def _last_selected(frame_range: FrameRange, info: SourceInfo) -> int | None:
+    """The highest frame number a window selects, when it is known before decoding (a given end,
+    or a counted frame total; an estimate from the container's duration may include audio)."""
+    end = frame_range.end
+    if end is None and info.frame_count_exact:
+        end = info.frame_count
+    if end is None:
+        return None
+    count = FrameRange(frame_range.start, end, frame_range.step).count() or 0
+    return frame_range.start + frame_range.step * (count - 1) if count else None
 
 
 def default_stem(input_path: str) -> str:
@@ -596,8 +610,8 @@ def stack_command(
     )
     written: list[str] = []
     suffix = f"{mode}-preview" if preview else mode
-    # A selection by time or a seek needs the frame times: read them while probing the first frame.
-    selects = start is not None or end is not None or bool(window) or bool(exclude)
+    # A seek, a time or a window needs the frame times: read them while probing the first frame.
+    selects = needs_frame_times(start, end, window, exclude)
     with open_source(
         input_path,
         backend=backend,
@@ -639,11 +653,11 @@ def stack_command(
             check_output(argmax, bit_depth=16, overwrite=overwrite, inputs=inputs)
             if Path(argmax).resolve() in {Path(out).resolve() for out in outputs}:
                 raise UsageError(f"--argmax {argmax} is also the still: give it another name")
-            last = ranges[0].end if ranges[0].end is not None else source.info.frame_count
-            if Path(argmax).suffix.lower() == ".png" and last is not None and last - 1 > 65535:
+            last = _last_selected(ranges[0], source.info)
+            if Path(argmax).suffix.lower() == ".png" and last is not None and last > 65535:
                 # Found out only after the whole stack otherwise, when the numbers do not fit.
                 raise UsageError(
-                    f"--argmax {argmax}: frame numbers run up to {last - 1}, past the 65535 a "
+                    f"--argmax {argmax}: frame numbers run up to {last}, past the 65535 a "
                     "16-bit PNG holds: write them as .tif or .npy"
                 )
         keep = build_filter(source, decode_plan(ranges), reject_k=reject_k, exclude=exclude or ())

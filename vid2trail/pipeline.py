@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._early import needs_frame_times
 from .choose import DEFAULT_REJECT_K, build_filter
 from .color import DEFAULT_NORMALIZE, to_output
 from .errors import EmptySelectionError, SelectionPastEndError, UsageError
@@ -673,7 +674,7 @@ def stack(
     calibration = make_calibration(dark, hot_pixels, memory_bytes)
     reject_k = parse_reject(reject)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)
-    selects = start is not None or end is not None or bool(excludes)
+    selects = needs_frame_times(start, end, (), excludes)
     with open_source(
         path,
         backend=backend,

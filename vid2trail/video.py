@@ -139,8 +139,8 @@ def output_size(width: int, height: int, options: VideoOptions, fmt: str) -> tup
     if even and options.width is None and min(width, height) < 2:
         # Cropping to even would leave nothing; ffmpeg would fail only once frames arrive.
         raise UsageError(
-            f"{width}x{height} frames are too small for a 4:2:0 .{fmt} video (at least 2x2 "
-            "pixels): scale them with --video-width, or write a .gif"
+            f"{width}x{height} frames are too small for 4:2:0 video (at least 2x2 pixels): "
+            "scale them with --video-width, or write a .gif"
         )
     if options.width is None:
         w, h = width, height
