@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -13,15 +14,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from vid2trail.errors import DecodeWarning, SourceError, UsageError
+from vid2trail.errors import DecodeWarning, SourceError
 from vid2trail.sources import frame_times, open_source
-from vid2trail.sources.probe import (
-    color_filter,
-    default_matrix,
-    is_variable_rate,
-    parse_framecrc,
-    parse_media,
-)
+from vid2trail.sources.media import default_matrix, is_variable_rate
 
 from conftest import SHARED_DATA, encode, frame_index_of, make_frames
 from conftest import invoke as cli
@@ -50,77 +45,85 @@ def decode_all(path: Path, **kwargs: object) -> list[tuple[int, float | None, np
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
-# --- parsing ffmpeg's words (captured text) ---------------------------------------------------
-
-NASA_TEXT = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'nasa_13013.mp4':
-  Duration: 00:00:13.06, start: 0.000000, bitrate: 412 kb/s
-  Stream #0:0[0x1](eng): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709, progressive), \
-320x180 [SAR 1:1 DAR 16:9], 71 kb/s, 25 fps, 25 tbr, 12800 tbn (default)
-  Stream #0:1[0x2](eng): Audio: aac (LC) (mp4a / 0x6134706D), 8000 Hz, stereo, fltp (default)
-  Stream #0:2[0x3](eng): Subtitle: mov_text (tx3g / 0x67337874), 0 kb/s (default)
-  Stream #0:3[0x4](eng): Video: h264 (High) (avc1 / 0x31637661), yuv420p(tv, bt709, progressive), \
-480x270 [SAR 1:1 DAR 16:9], 128 kb/s, 29.97 fps, 29.97 tbr, 30k tbn (default)
-  Stream #0:4[0x5]: Video: mjpeg (Baseline), yuvj420p(pc, bt470bg/unknown/unknown), 160x120, \
-90k tbr, 90k tbn (attached pic)
-"""
-
-IPHONE_HDR_TEXT = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'IMG_0001.MOV':
-  Duration: 00:00:03.52, start: 0.000000, bitrate: 9000 kb/s
-  Stream #0:0[0x1](und): Video: hevc (Main 10) (hvc1 / 0x31637668), yuv420p10le(tv, bt2020nc/\
-bt2020/arib-std-b67), 1920x1080, 8000 kb/s, 29.83 fps, 30 tbr, 600 tbn (default)
-    Side data:
-      DOVI configuration record: version: 1.0, profile: 8, level: 4, rpu flag: 1
-      Display Matrix: rotation of -90.00 degrees
-"""
+# --- what PyAV says about a file, and the conversion it gets --------------------------------
 
 
-def test_parse_media_streams_and_attached_pictures() -> None:
-    media = parse_media(NASA_TEXT)
-    assert media.container.startswith("mov,mp4") and media.duration_s == 13.06
-    assert [s.kind for s in media.streams] == ["video", "audio", "subtitle", "video", "video"]
+@pytest.fixture(scope="module")
+def many_streams(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two video streams, an audio track, and a cover picture (an attached JPEG)."""
+    folder = tmp_path_factory.mktemp("streams")
+    a = encode(make_frames(10), folder / "a.mp4", codec="h264")
+    b = encode(make_frames(6, width=32, height=24, seed=1), folder / "b.mp4", codec="h264")
+    cover = folder / "cover.jpg"
+    cv2.imwrite(str(cover), make_frames(1, width=16, height=16)[0])
+    out = folder / "many.mp4"
+    ffmpeg("-i", a, "-i", b, "-f", "lavfi", "-i", "sine=d=0.4", "-i", cover,
+           "-map", "0:v", "-map", "1:v", "-map", "2:a", "-map", "3:v", "-c:v:0", "copy",
+           "-c:v:1", "copy", "-c:a", "aac", "-c:v:2", "mjpeg", "-disposition:v:2",
+           "attached_pic", out)  # fmt: skip
+    return out
+
+
+def test_read_media_streams_and_attached_pictures(many_streams: Path) -> None:
+    import av
+
+    from vid2trail.sources.media import read_media
+
+    with av.open(str(many_streams)) as container:
+        media = read_media(container)
+    assert media.container.startswith("mov,mp4") and media.duration_s
+    assert [s.kind for s in media.streams] == ["video", "video", "audio", "video"]
     videos = media.video_streams()
-    assert [s.index for s in videos] == [0, 3]  # the cover picture is not a video stream
-    assert media.video_stream().index == 0 and media.video_stream(1).index == 3
-    assert (videos[1].width, videos[1].height, videos[1].fps) == (480, 270, 29.97)
-    assert (videos[0].color_matrix, videos[0].color_transfer, videos[0].color_range) == (
-        "bt709", "bt709", "tv")  # fmt: skip
-    cover = media.streams[4]
-    assert cover.attached_pic and cover.color_range == "pc" and cover.color_matrix == "bt470bg"
-    assert cover.color_primaries == ""
+    assert [s.index for s in videos] == [0, 1]  # the cover picture is not a video stream
+    assert media.streams[3].attached_pic and media.streams[3].codec == "mjpeg"
+    assert media.video_stream().index == 0 and media.video_stream(1).index == 1
+    assert (videos[1].width, videos[1].height, videos[1].codec) == (32, 24, "h264")
+    assert media.describe_streams() == "2 video (h264), 1 audio (aac), 1 attached picture (mjpeg)"
     with pytest.raises(Exception, match=r"no video stream 2: the file has 2 \(--stream 0 to 1\)"):
         media.video_stream(2)
 
 
-def test_parse_media_phone_hdr() -> None:
-    stream = parse_media(IPHONE_HDR_TEXT).video_stream()
-    assert (stream.pix_fmt, stream.color_matrix, stream.color_primaries, stream.color_transfer) == (
-        "yuv420p10le", "bt2020nc", "bt2020", "arib-std-b67")  # fmt: skip
-    assert stream.hdr == "HLG" and stream.dolby_vision and stream.dolby_vision_profile == 8
-    profile5 = parse_media(IPHONE_HDR_TEXT.replace("profile: 8", "profile: 5")).video_stream()
-    assert color_filter(profile5, "rgb24")[1].startswith("Dolby Vision profile 5 has no")
-    assert stream.rotation_deg == 270 and stream.display_size == (1080, 1920)
-    assert (stream.fps, stream.tbr) == (29.83, 30.0)
-    chain, note = color_filter(stream, "rgb24")
-    assert chain.startswith("zscale=min=2020_ncl:tin=arib-std-b67:pin=bt2020:rin=limited")
-    assert "tonemap=tonemap=hable" in chain and chain.endswith("format=rgb24")
-    assert note.startswith("tone-mapped HLG")
-    chain, note = color_filter(stream, "rgb48le", hdr="keep")
-    assert chain == ("zscale=min=2020_ncl:tin=arib-std-b67:pin=bt2020:rin=limited:t=linear"
-                     ":npl=203:p=bt709,format=gbrpf32le")  # fmt: skip
+@pytest.mark.skipif(not NASA.is_file(), reason="../shared/data absent")
+def test_read_media_tags_of_a_real_clip() -> None:
+    with open_source(NASA) as src:
+        stream = src.stream  # type: ignore[attr-defined]
+        kinds = [s.kind for s in src.media.streams]  # type: ignore[attr-defined]
+    assert kinds == ["video", "audio", "subtitle"] * 2
+    assert (stream.codec, stream.profile, stream.pix_fmt) == ("h264", "High", "yuv420p")
+    assert (stream.color_matrix, stream.color_transfer, stream.color_range) == (
+        "bt709", "bt709", "tv")  # fmt: skip
+    assert (stream.width, stream.height, stream.fps) == (320, 180, 25.0)
+
+
+def test_conversion_for_hdr_dolby_vision_and_untagged_streams() -> None:
+    from vid2trail.sources.media import StreamInfo
+    from vid2trail.sources.pyav import plan_conversion
+
+    hlg = StreamInfo(0, "video", "hevc", pix_fmt="yuv420p10le", width=1920, height=1080,
+                     color_matrix="bt2020nc", color_primaries="bt2020",
+                     color_transfer="arib-std-b67", rotation_deg=90,
+                     display_filters=(("transpose", "cclock"),))  # fmt: skip
+    assert hlg.hdr == "HLG" and hlg.display_size == (1080, 1920)
+    conversion, note = plan_conversion(hlg)
+    assert conversion.describe().startswith(
+        "transpose=cclock,scale=in_color_matrix=bt2020:in_range=tv:out_range=pc,"
+        "format=gbrpf32le; then HLG tone-mapped (Hable"
+    )
+    assert note == "tone-mapped HLG BT.2020 to SDR BT.709 (Hable curve)"
+    assert conversion.hdr.dtype == np.uint16
+    kept, note = plan_conversion(hlg, hdr="keep")
+    assert kept.hdr.dtype == np.float32
     assert note.startswith("kept the HLG light: linear float, BT.709 primaries, 1.0 = 203 cd/m2")
-
-
-def test_matrix_defaults_and_framecrc() -> None:
-    media = parse_media(NASA_TEXT)
-    full = media.streams[4]
-    assert color_filter(full, "rgb24")[0].startswith("scale=in_color_matrix=bt601:in_range=pc")
-    hd_text = NASA_TEXT.replace("(tv, bt709, progressive), 320x180", "(progressive), 1280x720")
-    untagged_hd = parse_media(hd_text).video_stream()
-    assert untagged_hd.color_matrix == "" and default_matrix(untagged_hd) == "bt709"
-    untagged_sd = parse_media(NASA_TEXT.replace("(tv, bt709, progressive)", "")).video_stream()
-    assert default_matrix(untagged_sd) == "bt601"
-    assert parse_framecrc("#tb 0: 1/90000\n0, 0, 3003, 3003, 10, 0x0\n0, 0, NOPTS, 0, 1, 0x1\n") \
-        == [3003 / 90000]  # fmt: skip
+    profile5 = StreamInfo(0, "video", "hevc", pix_fmt="yuv420p10le", dolby_vision=True,
+                          dolby_vision_profile=5)  # fmt: skip
+    assert plan_conversion(profile5)[1].startswith("Dolby Vision profile 5 has no")
+    full = StreamInfo(0, "video", "mjpeg", pix_fmt="yuvj420p", width=160, height=120)
+    assert plan_conversion(full)[0].describe() == (
+        "scale=in_color_matrix=bt601:in_range=pc:out_range=pc,format=rgb24")  # fmt: skip
+    untagged_hd = StreamInfo(0, "video", "h264", pix_fmt="yuv420p", width=1280, height=720)
+    assert default_matrix(untagged_hd) == "bt709"
+    assert default_matrix(replace(untagged_hd, width=320, height=180)) == "bt601"
+    assert plan_conversion(replace(untagged_hd, pix_fmt="gbrp"))[0].describe() == "format=rgb24"
     assert not is_variable_rate([k / 29.97 for k in range(100)])
     assert is_variable_rate([0, 0.033, 0.066, 0.1, 0.2])
 
@@ -140,12 +143,10 @@ def rotated_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.nda
     return rotated, np.stack([p for _, _, p in decode_all(plain)])
 
 
-@pytest.mark.parametrize("backend", ["ffmpeg", "opencv"])
-def test_rotation_is_applied_by_both_backends(rotated_clip: tuple[Path, np.ndarray],
-                                              backend: str) -> None:  # fmt: skip
+def test_rotation_is_applied(rotated_clip: tuple[Path, np.ndarray]) -> None:
     path, frames = rotated_clip
-    got = decode_all(path, backend=backend)
-    with open_source(path, backend=backend) as src:
+    got = decode_all(path)
+    with open_source(path) as src:
         assert (src.info.width, src.info.height, src.info.rotation_deg) == (48, 64, 90)
     assert len(got) == 12
     for index, _, pixels in got:
@@ -164,12 +165,30 @@ def test_cli_rotated_clip_gives_a_portrait_still(rotated_clip: tuple[Path, np.nd
 
 
 @pytest.mark.skipif(not ROTATED.exists(), reason="../shared/data absent")
-def test_shared_phone_clip_is_portrait_with_both_backends() -> None:
+def test_shared_phone_clip_is_portrait() -> None:
     a = decode_all(ROTATED)
-    b = decode_all(ROTATED, backend="opencv")
     assert len(a) == 50 and a[0][2].shape == (640, 360, 3)
-    assert b[0][2].shape == (640, 360, 3)
-    assert np.abs(a[10][2].astype(int) - b[10][2].astype(int)).mean() < 1.0
+    # The same pixels as the ffmpeg command's own autorotation (transpose=cclock).
+    raw = subprocess.run(
+        [
+            FFMPEG,
+            "-v",
+            "error",
+            "-i",
+            ROTATED,
+            "-frames:v",
+            "11",
+            "-vf",
+            "scale=in_color_matrix=bt601:in_range=tv:out_range=pc,format=rgb24",
+            "-f",
+            "rawvideo",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
+    np.testing.assert_array_equal(np.frombuffer(raw, np.uint8).reshape(11, 640, 360, 3)[10],
+                                  a[10][2])  # fmt: skip
     result = cli(ROTATED, "-o", "phone.png", "-q")
     assert result.exit_code == 0 and cv2.imread("phone.png").shape == (640, 360, 3)
 
@@ -189,10 +208,9 @@ def vfr_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
     return path, frames, times
 
 
-@pytest.mark.parametrize("backend", ["ffmpeg", "opencv"])
-def test_vfr_times_are_real(vfr_clip: tuple[Path, np.ndarray, list[float]], backend: str) -> None:
+def test_vfr_times_are_real(vfr_clip: tuple[Path, np.ndarray, list[float]]) -> None:
     path, frames, times = vfr_clip
-    with open_source(path, backend=backend) as src:
+    with open_source(path) as src:
         real = frame_times(src)
         assert real is not None
         np.testing.assert_allclose(real[:39], times[:39], atol=1e-3)
@@ -212,12 +230,10 @@ def test_vfr_time_window_selects_the_frames_shown_then(
     # average rate would pick other frames.
     want = [k for k, t in enumerate(times) if 1.2 - 1e-6 <= t < 2.0 - 1e-6]
     assert want == list(range(25, 35))
-    for backend in ("ffmpeg", "opencv"):
-        result = cli(path, "--start", "1.2s", "--end", "2s", "-o", "vfr.png", "-qy",
-                     "--backend", backend)  # fmt: skip
-        assert result.exit_code == 0, result.output
-        still = cv2.imread("vfr.png")[:, :, ::-1]
-        np.testing.assert_array_equal(still, frames[want].max(axis=0))
+    result = cli(path, "--start", "1.2s", "--end", "2s", "-o", "vfr.png", "-qy")
+    assert result.exit_code == 0, result.output
+    still = cv2.imread("vfr.png")[:, :, ::-1]
+    np.testing.assert_array_equal(still, frames[want].max(axis=0))
     video = json.loads(cli("info", path, "--json").stdout)["video"]
     assert (video["variable_fps"], video["frame_count"], video["frame_count_exact"]) == (
         True, 41, True)  # fmt: skip
@@ -320,7 +336,7 @@ def pq_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_hdr_is_tone_mapped_and_said_so(pq_clip: Path) -> None:
     with open_source(pq_clip) as src:
         assert src.info.notes == ("tone-mapped PQ (HDR10) BT.2020 to SDR BT.709 "
-                                  "(zscale + tonemap hable)",)  # fmt: skip
+                                  "(Hable curve)",)  # fmt: skip
         mapped = next(iter(src)).pixels.astype(int)
         assert src.info.dtype == np.uint16  # 10-bit source: tone-mapped at 16 bits
     with open_source(pq_clip, hdr="keep") as src:
@@ -355,7 +371,7 @@ def test_hdr_is_tone_mapped_and_said_so(pq_clip: Path) -> None:
     result = cli(pq_clip, "-o", "hdr.png", "-q")
     assert result.exit_code == 0, result.output
     assert result.stderr == (f"Note: {pq_clip}: tone-mapped PQ (HDR10) BT.2020 to SDR BT.709 "
-                             "(zscale + tonemap hable)\n")  # fmt: skip
+                             "(Hable curve)\n")  # fmt: skip
     bad = cli(pq_clip, "--hdr", "bright")
     assert bad.exit_code == 2
     assert bad.stderr == "Error: --hdr 'bright': choose one of tonemap, keep\n"
@@ -382,21 +398,17 @@ def test_stream_choice_with_a_generated_two_stream_clip(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(cv2.imread("second.png")[:, :, ::-1],
                                   make_frames(6, 32, 24, seed=1).max(axis=0))  # fmt: skip
-    with pytest.raises(UsageError, match="opencv backend reads only the first video stream"):
-        open_source(both, backend="opencv", stream=1)
 
 
 def test_default_flag_on_the_second_video_stream_is_followed(tmp_path: Path) -> None:
-    # The probe first guesses the first video stream (one ffmpeg run for the report and the first
-    # frame); a file whose default-flagged stream is another one gets that stream's own probe.
-    from vid2trail.sources.ffmpeg import FFmpegSource
+    from vid2trail.sources.pyav import PyAVSource
 
     a = encode(make_frames(10), tmp_path / "a.mkv")
     b = encode(make_frames(6, width=32, height=24, seed=1), tmp_path / "b.mkv")
     both = tmp_path / "flagged.mkv"
     ffmpeg("-i", a, "-i", b, "-map", "0:v", "-map", "1:v", "-c:v", "copy",
            "-disposition:v:0", "0", "-disposition:v:1", "default", both)  # fmt: skip
-    src = FFmpegSource(str(both), prefetch=True)
+    src = PyAVSource(str(both))
     assert src.stream.index == 1 and (src.info.width, src.info.height) == (32, 24)
     assert len(src.frame_times()) == 6 and src.keyframe_indices()[0] == 0
     frames = [f.pixels.copy() for f in src.frames(2, 5)]
@@ -408,7 +420,8 @@ def test_shared_two_video_streams() -> None:
     first = decode_all(NASA)
     assert first[0][2].shape == (180, 320, 3) and len(first) == 325
     with open_source(NASA, stream=1) as src:
-        assert (src.info.width, src.info.height, src.info.fps) == (480, 270, 29.97)
+        assert (src.info.width, src.info.height) == (480, 270)
+        assert src.info.fps == pytest.approx(30000 / 1001)
         assert sum(1 for _ in src.frames(0, 20)) == 20
     facts = json.loads(cli("info", NASA, "--json").stdout)
     assert [s["type"] for s in facts["streams"]] == ["video", "audio", "subtitle"] * 2
@@ -484,8 +497,8 @@ def test_nothing_decodable_is_an_error(good_mkv: Path, tmp_path: Path) -> None:
     head.write_bytes(data[: len(data) // 2])
     result = cli(head)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"Error: {head} is not a video ffmpeg can read (")
-    assert result.stderr.endswith("check that the file is complete, or try --backend opencv\n")
+    assert result.stderr.startswith(f"Error: {head} is not a video FFmpeg can read (")
+    assert result.stderr.endswith("check that the file is complete\n")
 
 
 def test_refused_inputs_through_the_cli(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from vid2trail.errors import DecodeError, SourceError, SourceNotFoundError, UsageError
 from vid2trail.sources import open_source
-from vid2trail.sources.ffmpeg import bits_per_sample, parse_probe, split_top_level
 from vid2trail.sources.images import natural_key
+from vid2trail.sources.media import bits_per_sample, display_transform
 
 from conftest import SHARED_DATA, encode, frame_index_of, make_frames, write_folder
 
@@ -22,13 +22,13 @@ def collect(path: Path, start: int = 0, end: int | None = None, step: int = 1,
         return [(f.index, f.pixels.copy()) for f in src.frames(start, end, step)]
 
 
-def test_ffmpeg_info(lossless_clip: Path) -> None:
+def test_video_info(lossless_clip: Path) -> None:
     with open_source(lossless_clip) as src:
         info = src.info
     assert (info.width, info.height, info.channels, info.dtype) == (64, 48, 3, np.uint8)
     assert info.fps == 25.0 and info.duration_s == pytest.approx(1.6)
     assert (info.frame_count, info.frame_count_exact) == (40, False)
-    assert info.backend == "ffmpeg" and info.codec == "ffv1"
+    assert info.backend == "pyav" and info.codec == "ffv1"
 
 
 def test_ffmpeg_decodes_lossless_frames_exactly(lossless_clip: Path, frames40: np.ndarray) -> None:
@@ -76,22 +76,11 @@ def test_seek_with_audio_track_starting_first(tmp_path: Path, frames40: np.ndarr
     assert [frame_index_of(p) for _, p in got] == [10, 11, 12, 13]
 
 
-def test_opencv_backend_agrees_with_ffmpeg(h264_clip: Path) -> None:
-    a = collect(h264_clip, 5, 20, 2)
-    b = collect(h264_clip, 5, 20, 2, backend="opencv")
-    assert [i for i, _ in a] == [i for i, _ in b] == list(range(5, 20, 2))
-    for (_, pa), (_, pb) in zip(a, b, strict=True):
-        assert np.abs(pa.astype(int) - pb.astype(int)).mean() < 1.5
-    assert [frame_index_of(p) for _, p in b] == list(range(5, 20, 2))
-
-
 def test_not_a_video(tmp_path: Path) -> None:
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n" * 20)
-    with pytest.raises(DecodeError, match=r"notes.mp4 is not a video ffmpeg can read"):
+    with pytest.raises(DecodeError, match=r"notes.mp4 is not a video FFmpeg can read"):
         open_source(fake)
-    with pytest.raises(DecodeError, match=r"notes.mp4 is not a video OpenCV can read"):
-        open_source(fake, backend="opencv")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     with pytest.raises(DecodeError, match=r"empty.mp4 is empty \(0 bytes\)"):
@@ -164,22 +153,22 @@ def test_folder_errors(tmp_path: Path) -> None:
         list(src)
 
 
-def test_probe_parsing_helpers() -> None:
-    assert split_top_level("a (b, c), d(e, f), 1x2") == ["a (b, c)", "d(e, f)", "1x2"]
+def test_pixel_formats_and_display_matrices() -> None:
+    import struct
+
     assert bits_per_sample("yuv420p12le") == 12 and bits_per_sample("gbrp") == 8
-    text = ("  Duration: 00:01:00.50, start: 0.100000, bitrate: 1 kb/s\n"
-            "  Stream #0:0[0x1](und): Video: hevc (Main 10), yuv420p10le(tv, bt2020nc/bt2020/"
-            "arib-std-b67), 1920x1080, 29.97 fps, 29.97 tbr, 90k tbn\n"
-            "      Display Matrix: rotation of -90.00 degrees\n"
-            "Output #0, null, to 'pipe:':\n"
-            "  Stream #0:0: Video: wrapped_avframe, yuv420p10le, 1080x1920, q=2-31\n"
-            "[Parsed_showinfo_0 @ 0x1] n:   0 pts: 9009 pts_time:0.1001\n")  # fmt: skip
-    probe = parse_probe(text)
-    assert probe is not None
-    assert (probe.codec, probe.pix_fmt, probe.width, probe.height) == ("hevc", "yuv420p10le",
-                                                                       1080, 1920)  # fmt: skip
-    assert (probe.fps, probe.duration_s, probe.rotation_deg) == (29.97, 60.5, 270)
-    assert (probe.container_start_s, probe.first_pts_s) == (0.1, 0.1001)
+    assert bits_per_sample("p010le") == 10 and bits_per_sample("rgb48le") == 16
+
+    def matrix(a: int, b: int, c: int, d: int) -> bytes:
+        return struct.pack("<9i", a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
+
+    # What `ffmpeg -display_rotation N` writes, and the filter ffmpeg's autorotation picks.
+    assert display_transform(matrix(0, -1, 1, 0)) == (90, False, (("transpose", "cclock"),))
+    assert display_transform(matrix(-1, 0, 0, -1)) == (180, False, (("hflip", ""), ("vflip", "")))
+    assert display_transform(matrix(0, 1, -1, 0)) == (270, False, (("transpose", "clock"),))
+    # A mirror: ffmpeg reads it as a half turn plus a flip, and undoes it with hflip.
+    assert display_transform(matrix(-1, 0, 0, 1)) == (180, True, (("hflip", ""),))
+    assert display_transform(matrix(1, 0, 0, 1)) == (0, False, ())
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "rotation-hevc").is_dir(), reason="../shared/data absent")

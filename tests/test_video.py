@@ -22,8 +22,7 @@ from vid2trail.color import srgb_to_linear
 from vid2trail.errors import EncodeError
 from vid2trail.frames import Frame
 from vid2trail.select import FrameRange
-from vid2trail.sources.ffmpeg import ffmpeg_exe
-from vid2trail.video import VideoOptions, VideoWriter, stack_with_video
+from vid2trail.video import VideoOptions, VideoWriter, ffmpeg_exe, stack_with_video
 
 from conftest import FakeSource, encode, invoke, make_frames, read_rgb, write_folder
 
@@ -31,8 +30,23 @@ pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def read_video(path: Path) -> np.ndarray:
+    if path.suffix == ".webp":
+        # PyAV's FFmpeg has no animated WebP decoder; the bundled ffmpeg command does.
+        return _read_with_ffmpeg(path)
     with open_source(path) as source:
         return np.stack([frame.pixels.copy() for frame in source.frames()])
+
+
+def _read_with_ffmpeg(path: Path) -> np.ndarray:
+    """Every frame of ``path`` as RGB, decoded by the bundled ffmpeg command."""
+    line = stream_line(path)
+    width, height = (int(v) for v in re.search(r", (\d+)x(\d+)", line).groups())  # type: ignore[union-attr]
+    raw = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
 
 
 def stream_line(path: Path) -> str:

@@ -13,8 +13,7 @@ __version__ = "0.1.0"
 from typing import TYPE_CHECKING, Any
 
 # The public names, by the module that defines them. They are imported on first use (PEP 562), so
-# that ``import vid2trail`` is cheap and the command line can start ffmpeg before numpy and OpenCV
-# load (see ``vid2trail._early``).
+# that ``import vid2trail`` is cheap: numpy, OpenCV and PyAV load when something needs them.
 _EXPORTS = {
     "calibrate": ("Calibration", "load_dark"),
     "color": ("linear_to_srgb", "srgb_to_linear", "to_output"),

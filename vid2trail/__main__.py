@@ -1,6 +1,6 @@
 """``python -m vid2trail``: the same as the ``vid2trail`` command."""
 
-from ._early import main
+from .cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

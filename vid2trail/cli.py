@@ -34,7 +34,6 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from . import __version__
-from ._early import needs_frame_times
 from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, build_filter
 from .color import DEFAULT_NORMALIZE, parse_normalize
 from .errors import UsageError, Vid2TrailError
@@ -62,7 +61,7 @@ from .reducers import REDUCERS, make_reducer
 from .scan import SCAN_WIDTH, THUMBNAILS, scan
 from .scanplot import DEFAULT_SIZE, check_picture_path, draw_scan, parse_size, require_matplotlib
 from .select import FrameRange, Window, parse_position
-from .sources import PREVIEW_SIDE, VIDEO_BACKENDS, open_source
+from .sources import PREVIEW_SIDE, open_source
 from .sources.images import list_images
 from .trails import COMET_FLOOR, DEFAULT_TRAIL_FRAMES, TRAIL_KINDS
 from .video import (
@@ -403,7 +402,9 @@ def stack_command(
     backend: Annotated[
         str,
         typer.Option(
-            metavar="NAME", help=f"Video decoder: auto (= ffmpeg), {', '.join(VIDEO_BACKENDS)}."
+            metavar="NAME",
+            help="Video decoder: auto (= pyav: FFmpeg's libraries, in-process; "
+            "ffmpeg is another name for it).",
         ),
     ] = "auto",
     stream: Annotated[
@@ -422,6 +423,14 @@ def stack_command(
             "1.0 = 203 cd/m2; use --bit-depth 32 to keep highlights above 1.0).",
         ),
     ] = "tonemap",
+    hwaccel: Annotated[
+        str,
+        typer.Option(
+            metavar="HOW",
+            help="Decode video on an NVIDIA GPU (NVDEC): none, auto (the GPU when there is "
+            "one, else software, with a note) or cuda (the GPU, or an error).",
+        ),
+    ] = "none",
     sidecar: Annotated[
         bool,
         typer.Option(
@@ -610,8 +619,6 @@ def stack_command(
     )
     written: list[str] = []
     suffix = f"{mode}-preview" if preview else mode
-    # A seek, a time or a window needs the frame times: read them while probing the first frame.
-    selects = needs_frame_times(start, end, window, exclude)
     with open_source(
         input_path,
         backend=backend,
@@ -619,7 +626,7 @@ def stack_command(
         hdr=hdr,
         preview=preview,
         threads=threads,
-        prefetch=selects,
+        hwaccel=hwaccel,
     ) as source:
         for note in source.info.notes:
             typer.echo(f"Note: {input_path}: {note}", err=True)
@@ -784,7 +791,9 @@ def scan_command(
     backend: Annotated[
         str,
         typer.Option(
-            metavar="NAME", help=f"Video decoder: auto (= ffmpeg), {', '.join(VIDEO_BACKENDS)}."
+            metavar="NAME",
+            help="Video decoder: auto (= pyav: FFmpeg's libraries, in-process; "
+            "ffmpeg is another name for it).",
         ),
     ] = "auto",
     overwrite: Annotated[

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._early import needs_frame_times
 from .choose import DEFAULT_REJECT_K, build_filter
 from .color import DEFAULT_NORMALIZE, to_output
 from .errors import EmptySelectionError, SelectionPastEndError, UsageError
@@ -585,6 +584,7 @@ def stack(
     buffers: int = 4,
     workers: int | None = None,
     preview: bool = False,
+    hwaccel: str = "none",
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -611,8 +611,8 @@ def stack(
     dtype : dtype, optional
         Output dtype: uint8, uint16, float32 or float64 (sRGB-encoded in ``[0, 1]``). Default:
         the source's own depth.
-    backend : {"auto", "ffmpeg", "opencv"}
-        Video decoder.
+    backend : {"auto", "pyav", "ffmpeg"}
+        Video decoder (all three: FFmpeg's libraries, in-process through PyAV).
     progress : callable, optional
         ``progress(done, total)`` after every frame.
     stream : int, optional
@@ -645,6 +645,8 @@ def stack(
         A quick small result: frames at most :data:`vid2trail.sources.PREVIEW_SIDE` pixels on
         the longer side, scaled inside the decoder.
 
+    hwaccel : {"none", "auto", "cuda"}
+        Decode on an NVIDIA GPU (NVDEC); ``auto`` falls back to software decoding.
     Returns
     -------
     numpy.ndarray
@@ -674,7 +676,6 @@ def stack(
     calibration = make_calibration(dark, hot_pixels, memory_bytes)
     reject_k = parse_reject(reject)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)
-    selects = needs_frame_times(start, end, (), excludes)
     with open_source(
         path,
         backend=backend,
@@ -682,7 +683,7 @@ def stack(
         hdr=hdr,
         preview=preview,
         threads=threads,
-        prefetch=selects,
+        hwaccel=hwaccel,
     ) as source:
         if auto:
             window = with_auto_window(source, window)[0]

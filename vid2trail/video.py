@@ -28,13 +28,12 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import EncodeError, OutputError, UsageError
+from .errors import EncodeError, MissingDependencyError, OutputError, UsageError
 from .frames import Frame
 from .pipeline import ProgressCallback, run_reducers
 from .reducers import Reducer, make_reducer
 from .select import FrameRange
 from .sources import SourceBase
-from .sources.ffmpeg import _grow_pipe, ffmpeg_exe, stderr_tail
 from .trails import FrameRenderer, Trail, make_trail
 from .writers import atomic_path, check_destination
 
@@ -63,6 +62,52 @@ _QUEUE_FRAMES = 4
 #: Modes whose running stack (``--trail grow``) can be shown after every frame.
 GROW_MODES = ("max", "min", "mean", "sum")
 _STDERR_LINES = 40
+
+_PIPE_SIZE = 1 << 20
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary that imageio-ffmpeg bundles (or of ``IMAGEIO_FFMPEG_EXE``): the
+    trail video's encoder runs in its own process, beside the decoding and stacking.
+
+    Examples
+    --------
+    >>> "ffmpeg" in ffmpeg_exe()
+    True
+    """
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError(
+            "the trail video needs imageio-ffmpeg: pip install imageio-ffmpeg"
+        ) from exc
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def stderr_tail(text: str, lines: int = 3) -> str:
+    """The last few meaningful lines of ffmpeg's stderr, joined for a one-line message.
+
+    Examples
+    --------
+    >>> stderr_tail("a\\nframe=1\\nb")
+    'a | b'
+    """
+    kept = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.lstrip().startswith(("frame=", "Press [q]", "[out#"))
+    ]
+    return " | ".join(kept[-lines:])
+
+
+def _grow_pipe(stream: object) -> None:
+    """Ask Linux for a 1 MiB pipe so the encoder's input blocks less often; harmless elsewhere."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), 1031, _PIPE_SIZE)  # type: ignore[attr-defined]  # F_SETPIPE_SZ
+    except (ImportError, OSError, AttributeError):
+        pass
 
 
 @dataclass(frozen=True)

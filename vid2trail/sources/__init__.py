@@ -2,8 +2,8 @@
 
 A source is anything that satisfies :class:`Source`: it knows its :class:`~vid2trail.SourceInfo`
 before decoding and yields :class:`~vid2trail.Frame` objects for a frame range, seeking where the
-container allows. Iteration is a generator with ``try/finally``, so breaking out of the loop stops
-the decoder process.
+container allows. Iteration is a generator whose cleanup closes the decoder, so breaking out of the
+loop releases it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,14 @@ from ..frames import Frame, SourceInfo
 #: File extensions read as still images rather than video.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 
-#: Video decoders in order of preference; the first is the default.
-VIDEO_BACKENDS = ("ffmpeg", "opencv")
+#: Video decoders; the first is the default. ``ffmpeg`` names the same decoder (FFmpeg's
+#: libraries, in-process through PyAV), as it did when frames came from an ffmpeg process.
+VIDEO_BACKENDS = ("pyav", "ffmpeg")
+#: Backends that are gone, and the sentence that says what decodes instead.
+RETIRED_BACKENDS = {
+    "opencv": "--backend opencv is retired: PyAV decodes in-process, faster and with 10-bit, "
+    "HDR, stream choice and exact frame times; decoding with PyAV",
+}
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # "concat:", "http:", "pipe:" ... ffmpeg would open these as protocols, not files. A Windows drive
@@ -162,7 +168,7 @@ def open_source(
     hdr: str = "tonemap",
     preview: bool = False,
     threads: int = 1,
-    prefetch: bool = False,
+    hwaccel: str = "none",
 ) -> SourceBase:
     """Open a video file, a folder of images, or a glob of images.
 
@@ -171,21 +177,20 @@ def open_source(
     path : str or PathLike
         A video (mp4, mov, mkv, webm, ...), a folder, a glob such as ``"frames/*.jpg"``, or one
         image.
-    backend : {"auto", "ffmpeg", "opencv"}
-        Video decoder. ``auto`` is the bundled ffmpeg. Ignored for images.
+    backend : {"auto", "pyav", "ffmpeg"}
+        Video decoder: FFmpeg's libraries through PyAV, in-process (``ffmpeg`` is another name
+        for it). Ignored for images.
     stream : int, optional
         Which video stream, counting video streams from 0; default: the file's default one.
     hdr : {"tonemap", "keep"}
         HDR (PQ, HLG) video: tone-map to SDR BT.709, or keep it as float linear light.
     preview : bool
-        Deliver small frames (longer side at most :data:`PREVIEW_SIDE`): ffmpeg scales before the
-        pipe, JPEGs decode at 1/2, 1/4 or 1/8 size in the DCT domain.
+        Deliver small frames (longer side at most :data:`PREVIEW_SIDE`): FFmpeg shrinks them as
+        it converts, JPEGs decode at 1/2, 1/4 or 1/8 size in the DCT domain.
     threads : int
         For folders: images decoded at once by a thread pool.
-    prefetch : bool
-        The caller will select by time or seek (``--start``, ``--end``, ``--window``,
-        ``--exclude``): the ffmpeg backend reads the frame times in the background while it probes
-        the first frame. A preview always does (it needs the keyframes).
+    hwaccel : {"none", "auto", "cuda"}
+        Decode video on an NVIDIA GPU (NVDEC): ``cuda`` insists, ``auto`` falls back to software.
 
     Returns
     -------
@@ -205,31 +210,26 @@ def open_source(
         from .images import ImageFolderSource
 
         return ImageFolderSource(text, PREVIEW_SIDE if preview else None, threads=threads)
-    choice = "ffmpeg" if backend == "auto" else backend
-    if choice == "ffmpeg":
-        from .ffmpeg import FFmpegSource
+    retired = RETIRED_BACKENDS.get(backend)
+    if backend not in ("auto", *VIDEO_BACKENDS) and retired is None:
+        raise UsageError(
+            f"unknown --backend {backend!r}: choose one of auto, {', '.join(VIDEO_BACKENDS)}"
+        )
+    from .pyav import PyAVSource
 
-        video = FFmpegSource(text, stream=stream, hdr=hdr, prefetch=prefetch or preview)
-        return video.downscaled_to_fit(PREVIEW_SIDE) if preview else video
-    if choice == "opencv":
-        from .opencv import OpenCVSource
+    video = PyAVSource(text, stream=stream, hdr=hdr, hwaccel=hwaccel)
+    if retired is not None:
+        from dataclasses import replace
 
-        if stream:
-            raise UsageError(
-                f"--stream {stream}: the opencv backend reads only the first video stream; "
-                "use --backend ffmpeg"
-            )
-        return OpenCVSource(text, PREVIEW_SIDE if preview else None)
-    raise UsageError(
-        f"unknown --backend {backend!r}: choose one of auto, {', '.join(VIDEO_BACKENDS)}"
-    )
+        video.info = replace(video.info, notes=(*video.info.notes, retired))
+    return video.downscaled_to_fit(PREVIEW_SIDE) if preview else video
 
 
 def frame_times(source: SourceBase) -> list[float] | None:
     """The real presentation time of every frame (seconds from the first), where known.
 
-    Sources that can read them (the ffmpeg backend, by one demux pass) return them, which also
-    makes ``source.info``'s frame count exact; others return None and times assume ``fps``.
+    Sources that can read them (video, by one demux pass) return them, which also makes
+    ``source.info``'s frame count exact; others return None and times assume ``fps``.
 
     Examples
     --------
@@ -244,6 +244,7 @@ def frame_times(source: SourceBase) -> list[float] | None:
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PREVIEW_SIDE",
+    "RETIRED_BACKENDS",
     "Source",
     "SourceBase",
     "VIDEO_BACKENDS",

@@ -15,7 +15,7 @@ from ..frames import SourceInfo
 # may have been lost even when the count looks right.
 _DAMAGE_RE = re.compile(
     r"error while decoding|invalid data|corrupt|truncat|partial file|missing|concealing|"
-    r"no frame|invalid nal|decode_slice|packet too small|end of file|co located",
+    r"no frame|invalid|decode_slice|packet too small|end of file|co located|demuxing stopped",
     re.IGNORECASE,
 )
 

@@ -1,0 +1,789 @@
+"""Video decoded in-process by FFmpeg's libraries through PyAV (the default video source).
+
+FFmpeg decodes with its own frame threads; swscale converts each frame to ``rgb24`` (8-bit
+sources) or ``rgb48le`` (10/12/16-bit) with the stream's own matrix and range, the same
+conversion the ``ffmpeg`` command applies, so outputs are bit-identical to it. Conversions run in
+a small thread pool beside the decoder (swscale and the decoder release the GIL), and frames
+reach numpy as zero-copy views of the converted planes. What the file holds comes from PyAV's
+objects (:mod:`.media`), frame times and keyframes from one demux pass that decodes nothing.
+
+Selection: a frame number is a frame's rank in presentation order. A seek lands on the keyframe
+before the first wanted frame and decodes forward; frames before it are dropped unconverted, and a
+seek that lands past its target (open-GOP HEVC, an index that counts decode times) is retried one
+keyframe earlier. Containers without an index (MPEG-TS, raw streams) are decoded from the start.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import copy
+import os
+import stat
+import struct
+import threading
+import warnings
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageError
+from ..frames import Frame, SourceInfo
+from . import SourceBase
+from .damage import lost_frames_warning
+from .media import (
+    MediaInfo,
+    StreamInfo,
+    bits_per_sample,
+    default_matrix,
+    display_transform,
+    frame_colour,
+    is_variable_rate,
+    is_yuv,
+    read_media,
+)
+
+#: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep its light as float linear light.
+HDR_MODES = ("tonemap", "keep")
+#: ``--hwaccel`` choices.
+HWACCEL_MODES = ("none", "auto", "cuda")
+#: libavformat's names of containers without an index, where a seek may land past its target.
+UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
+#: Frames converted ahead of the consumer (bounded: memory stays flat).
+_AHEAD = 4
+#: How many keyframes earlier a seek that overshot its target retries, before decoding from 0.
+_SEEK_RETRIES = 3
+
+# The matrix family from media.default_matrix -> swscale's name of it (PyAV's Colorspace).
+_SWS_MATRICES = {"bt709": "ITU709", "bt601": "ITU601", "bt2020": "BT2020", "fcc": "FCC",
+                 "smpte240m": "SMPTE240M"}  # fmt: skip
+
+
+def _import_av() -> Any:
+    try:
+        import av
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("decoding video needs PyAV: pip install av") from exc
+    return av
+
+
+def local_url(path: str) -> str:
+    """The URL that makes FFmpeg open ``path`` as a local file, whatever its name holds; "" for
+    a name that is not valid UTF-8 (the caller then opens a descriptor and names that).
+
+    A name with a colon (``2024-01-01T22:00:00.mp4``) would otherwise be read as a protocol;
+    the ``file:`` protocol takes the rest as a path.
+
+    Examples
+    --------
+    >>> local_url("/videos/a:b.mp4")
+    'file:/videos/a:b.mp4'
+    """
+    absolute = os.path.abspath(path)
+    try:
+        absolute.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
+    return "file:" + absolute
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How one decoded frame becomes an ``H x W x 3`` RGB array: an FFmpeg filter chain.
+
+    The chain is what the ``ffmpeg`` command would build: the display rotation first, then a
+    preview's area-average shrink, then ``scale`` with the stream's matrix and range and the
+    ``format`` of the output. Built by libavfilter, it gives the same pixels as that command, bit
+    for bit, and its frames come from a pool, so converting allocates nothing per frame. ``hdr``
+    is the tone-mapping or linear-light step of :mod:`vid2trail.color` that runs after it.
+    """
+
+    filters: tuple[tuple[str, str], ...]
+    out_format: str
+    hdr: Any = None
+
+    def describe(self) -> str:
+        """The chain as FFmpeg writes it (``vid2trail info``'s conversion line)."""
+        chain = ",".join(f"{name}={args}" if args else name for name, args in self.filters)
+        return chain + (f"; then {self.hdr.describe()}" if self.hdr is not None else "")
+
+    def with_size(self, size: tuple[int, int]) -> Conversion:
+        """The same conversion, shrinking to ``size`` (after the display rotation) first."""
+        turns = [f for f in self.filters if f[0] in ("transpose", "hflip", "vflip")]
+        rest = [f for f in self.filters if f not in turns and not f[1].endswith(":flags=area")]
+        shrink = ("scale", f"{size[0]}:{size[1]}:flags=area")
+        return replace(self, filters=(*turns, shrink, *rest))
+
+    def __call__(self, frame: Any) -> tuple[Any, np.ndarray]:
+        """Convert ``frame``; returns the frame that owns the pixels and the array itself."""
+        graph = _graphs.get(self, frame)
+        graph.push(frame)
+        out = graph.pull()
+        pixels = plane_view(out)
+        if self.hdr is not None:
+            pixels = self.hdr(pixels)
+        return out, pixels
+
+
+class _GraphCache(threading.local):
+    """One configured filter graph per thread and input format (graphs are not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.graphs: dict[tuple[object, ...], Any] = {}
+
+    def get(self, conversion: Conversion, frame: Any) -> Any:
+        key = (conversion.filters, frame.width, frame.height, frame.format.name)
+        graph = self.graphs.get(key)
+        if graph is None:
+            av = _import_av()
+            graph = av.filter.Graph()
+            last = graph.add_buffer(
+                width=frame.width, height=frame.height, format=frame.format.name,
+                time_base=frame.time_base or Fraction(1, 90000),
+            )  # fmt: skip
+            for name, args in conversion.filters:
+                node = graph.add(name, args) if args else graph.add(name)
+                last.link_to(node)
+                last = node
+            sink = graph.add("buffersink")
+            last.link_to(sink)
+            graph.configure()
+            if len(self.graphs) > 8:
+                self.graphs.clear()
+            self.graphs[key] = graph
+        return graph
+
+
+_graphs = _GraphCache()
+
+
+def plane_view(frame: Any) -> np.ndarray:
+    """A zero-copy ``H x W x C`` numpy view of a packed RGB frame's pixels (or of planar float
+    G, B, R planes, stacked into a new array).
+
+    Examples
+    --------
+    >>> import av
+    >>> f = av.VideoFrame(4, 2, "rgb24")
+    >>> plane_view(f).shape
+    (2, 4, 3)
+    """
+    name = frame.format.name
+    if name == "gbrpf32le":
+        g, b, r = (
+            np.frombuffer(p, np.float32).reshape(frame.height, p.line_size // 4)[:, : frame.width]
+            for p in frame.planes
+        )
+        return np.dstack((r, g, b))
+    dtype = np.dtype("<u2") if name == "rgb48le" else np.dtype(np.uint8)
+    plane = frame.planes[0]
+    row = plane.line_size // dtype.itemsize
+    flat = np.frombuffer(plane, dtype).reshape(frame.height, row)
+    return flat[:, : frame.width * 3].reshape(frame.height, frame.width, 3)
+
+
+def _reuse_freed_frames() -> None:
+    """Keep freed frame buffers in the heap for the next frame (glibc only).
+
+    Every swscale output is a fresh multi-megabyte allocation; glibc would hand each one back to
+    the kernel and fault its pages in again for the next frame, which costs as much system time
+    as a pipe. Raising the mmap and trim thresholds makes the next frame reuse the same memory.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+_reuse_freed_frames()
+
+
+class PyAVSource(SourceBase):
+    """A video decoded in-process by PyAV (FFmpeg's libraries).
+
+    Parameters
+    ----------
+    path : str
+        A local video file.
+    stream : int, optional
+        Which video stream, counting video streams from 0; default: the file's default one.
+    hdr : {"tonemap", "keep"}
+        HDR video: tone-map to SDR, or keep float linear light.
+    hwaccel : {"none", "auto", "cuda"}
+        Decode on an NVIDIA GPU (NVDEC). ``cuda`` fails when there is none; ``auto`` falls back
+        to software decoding with a note.
+
+    Examples
+    --------
+    >>> src = PyAVSource("sample_clips/startrails.mp4")  # doctest: +SKIP
+    >>> next(src.frames(0, 1)).pixels.shape  # doctest: +SKIP
+    (540, 960, 3)
+    """
+
+    #: Decoder threads; None lets FFmpeg choose (one per core).
+    decoder_threads: int | None = None
+    #: Preview: decode only keyframes, the cheapest frames to reach.
+    keyframes_only = False
+    #: Frames converted at once beside the decoder.
+    convert_threads = 2
+    #: The frames the stream's own header promises (None: it does not say); a decode that ends
+    #: short of them met a truncated file.
+    promised_frames: int | None = None
+
+    def __init__(
+        self, path: str, stream: int | None = None, hdr: str = "tonemap", *, hwaccel: str = "none"
+    ) -> None:
+        self.path = path
+        if hdr not in HDR_MODES:
+            raise UsageError(f"--hdr {hdr!r}: choose one of {', '.join(HDR_MODES)}")
+        if hwaccel not in HWACCEL_MODES:
+            raise UsageError(f"--hwaccel {hwaccel!r}: choose one of {', '.join(HWACCEL_MODES)}")
+        check_regular_file(path)
+        self.hwaccel = hwaccel
+        self.scale: tuple[int, int] | None = None
+        self.last_warnings: list[str] = []
+        self._pts: list[int] | None = None
+        self._keys: list[int] | None = None
+        self._times: list[float] | None = None
+        notes: list[str] = []
+        with self._open(notes) as container:
+            self.media = read_media(container)
+            self.stream = self._choose_stream(stream)
+            number = self.media.video_streams().index(self.stream)
+            first = self._first_frame(container)
+            duration = self._stream_duration(container)
+        self.first_pts = first.pts
+        self.stream = self._with_frame_facts(self.stream, first)
+        self.time_base = first.time_base
+        self.conversion, note = plan_conversion(self.stream, hdr)
+        notes += [note] if note else []
+        if self.conversion.hdr is not None:
+            dtype = self.conversion.hdr.dtype
+        else:
+            dtype = np.dtype(np.uint16 if self.conversion.out_format == "rgb48le" else np.uint8)
+        fps = self.stream.fps or self.stream.tbr
+        count = int(round(duration * fps)) if fps and duration else None
+        width, height = self.stream.display_size
+        tbr = self.stream.tbr
+        self.info = SourceInfo(
+            path=path,
+            width=width,
+            height=height,
+            channels=3,
+            dtype=dtype,
+            fps=fps,
+            duration_s=duration,
+            frame_count=count,
+            frame_count_exact=False,
+            codec=self.stream.codec,
+            backend="pyav",
+            rotation_deg=self.stream.rotation_deg,
+            pix_fmt=self.stream.pix_fmt,
+            bits_per_sample=bits_per_sample(self.stream.pix_fmt),
+            variable_fps=True if fps and tbr and abs(fps - tbr) > 0.01 * tbr else None,
+            stream=number,
+            notes=tuple(notes),
+        )
+
+    # --- opening -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _open(self, notes: list[str] | None = None) -> Iterator[Any]:
+        """An open PyAV container of the file, closed on exit; FFmpeg's errors become one line."""
+        av = _import_av()
+        url = local_url(self.path)
+        fd = None
+        if not url:
+            fd = os.open(self.path, os.O_RDONLY)
+            url = f"file:/proc/self/fd/{fd}"
+        kwargs: dict[str, Any] = {"metadata_errors": "replace"}
+        try:
+            try:
+                container = self._open_accelerated(av, url, kwargs, notes)
+            except av.error.FFmpegError as exc:
+                raise DecodeError(
+                    f"{self.path} is not a video FFmpeg can read ({exc.strerror or exc}); "
+                    "check that the file is complete"
+                ) from None
+            try:
+                yield container
+            finally:
+                container.close()
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _open_accelerated(
+        self, av: Any, url: str, kwargs: dict[str, Any], notes: list[str] | None
+    ) -> Any:
+        """``av.open`` with NVDEC when ``hwaccel`` asks for it; ``auto`` falls back to software
+        (noted once), ``cuda`` refuses with one line."""
+        if self.hwaccel == "none":
+            return av.open(url, **kwargs)
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+
+        if "cuda" in hwdevices_available():
+            try:
+                accel = HWAccel("cuda", allow_software_fallback=self.hwaccel == "auto")
+                return av.open(url, hwaccel=accel, **kwargs)
+            except av.error.FFmpegError as exc:
+                reason = f"no NVIDIA GPU or driver could be opened ({exc.strerror or exc})"
+        else:
+            reason = "this PyAV's FFmpeg has no CUDA support"
+        if self.hwaccel == "cuda":
+            raise UsageError(f"--hwaccel cuda: {reason}; use --hwaccel auto or none")
+        self.hwaccel = "none"
+        if notes is not None:
+            notes.append(f"--hwaccel auto: {reason}; decoding in software")
+        return av.open(url, **kwargs)
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+
+        if "cuda" in hwdevices_available():
+            try:
+                accel = HWAccel("cuda", allow_software_fallback=self.hwaccel == "auto")
+                accel.create(None) if hasattr(accel, "create") else None
+                return accel
+            except av.error.FFmpegError as exc:
+                reason = f"no NVIDIA GPU or driver could be opened ({exc.strerror or exc})"
+        else:
+            reason = "this PyAV's FFmpeg has no CUDA support"
+        if self.hwaccel == "cuda":
+            raise UsageError(f"--hwaccel cuda: {reason}; use --hwaccel auto or none")
+        self.hwaccel = "none"
+        if notes is not None:
+            notes.append(f"--hwaccel auto: {reason}; decoding in software")
+        return None
+
+    def _choose_stream(self, number: int | None) -> StreamInfo:
+        try:
+            return self.media.video_stream(number)
+        except DecodeError as exc:
+            if not self.media.video_streams():
+                raise DecodeError(
+                    f"{self.path} has no video stream (it holds "
+                    f"{self.media.describe_streams()}): give a video file"
+                ) from None
+            raise UsageError(f"--stream {number}: {self.path}: {exc}") from None
+
+    def _configure(self, container: Any, *, first: bool = False) -> Any:
+        stream = container.streams[self.stream.index]
+        for other in container.streams:
+            if other.index != stream.index:
+                other.discard = _import_av().stream.Discard.all
+        ctx = stream.codec_context
+        if first:
+            ctx.thread_count = 1  # frame threads only delay the first frame
+        else:
+            ctx.thread_type = "AUTO"
+            ctx.thread_count = self.decoder_threads or 0
+        if self.keyframes_only and not first:
+            ctx.skip_frame = "NONKEY"
+        return stream
+
+    def _first_frame(self, container: Any) -> Any:
+        """The first frame that decodes: its size, rotation and colour tags complete the facts."""
+        stream = self._configure(container, first=True)
+        frame = None
+        with contextlib.suppress(Exception):
+            frame = next(_decode(container, stream, []), None)
+        if frame is None:
+            raise DecodeError(
+                f"{self.path} is not a video FFmpeg can read (no frame of video stream "
+                f"{self.stream.index} decodes); check that the file is complete"
+            )
+        return frame
+
+    def _with_frame_facts(self, stream: StreamInfo, frame: Any) -> StreamInfo:
+        from av.sidedata.sidedata import Type
+
+        side = frame.side_data
+        matrix = side.get(Type.DISPLAYMATRIX)
+        rotation, hflip, turn = display_transform(bytes(matrix) if matrix is not None else None)
+        tags = {k: v for k, v in frame_colour(frame).items() if v and not getattr(stream, k)}
+        dovi = side.get(Type.DOVI_METADATA) if hasattr(Type, "DOVI_METADATA") else None
+        hdr_meta = tuple(
+            name for name, key in (("Mastering Display Metadata", "MASTERING_DISPLAY_METADATA"),
+                                   ("Content Light Level Metadata", "CONTENT_LIGHT_LEVEL"))
+            if hasattr(Type, key) and side.get(getattr(Type, key)) is not None
+        )  # fmt: skip
+        sw_format = frame.format.name
+        return replace(
+            stream,
+            peak_nits=_peak_nits(side, Type),
+            rotation_deg=rotation,
+            hflip=hflip,
+            display_filters=turn,
+            width=frame.width,
+            height=frame.height,
+            pix_fmt=stream.pix_fmt or sw_format,
+            dolby_vision=dovi is not None,
+            hdr_metadata=hdr_meta,
+            **tags,
+        )
+
+    def _stream_duration(self, container: Any) -> float | None:
+        """The video stream's own length, else the container's (which may include a longer
+        audio track); also sets :attr:`promised_frames` from what the header says."""
+        s = container.streams[self.stream.index]
+        fps = self.stream.fps or self.stream.tbr
+        own = None
+        if s.duration and s.time_base:
+            own = float(s.duration * s.time_base)
+        else:
+            own = _tag_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
+        self.promised_frames = s.frames or (int(round(own * fps)) if own and fps else None)
+        return own if own else self.media.duration_s
+
+    # --- the demux listing ---------------------------------------------------------------
+
+    def _listing(self) -> tuple[list[int], list[int]]:
+        """Sorted presentation timestamps of the frames, and the keyframes' ranks among them.
+
+        One demux pass over the file, no decoding. Packets the decoder drops are left out: those
+        an edit list hides, those shown before the first frame that decodes (open-GOP leading
+        frames), and a packet cut off by the end of a truncated file.
+        """
+        if self._pts is None:
+            rows: list[tuple[int, bool]] = []
+            first = self.first_pts
+            with self._open() as container:
+                stream = container.streams[self.stream.index]
+                for other in container.streams:
+                    if other.index != stream.index:
+                        other.discard = _import_av().stream.Discard.all
+                av = _import_av()
+                try:
+                    for packet in container.demux(stream):
+                        if packet.pts is None or packet.is_discard or packet.is_corrupt:
+                            continue  # no frame of the clip (a cut-off packet is no whole frame)
+                        if first is not None and packet.pts < first:
+                            continue
+                        rows.append((packet.pts, packet.is_keyframe))
+                except av.error.FFmpegError:
+                    pass  # a truncated file: the packets read so far are the frames it has
+            rows.sort()
+            self._pts = [pts for pts, _ in rows]
+            self._keys = [rank for rank, (_, key) in enumerate(rows) if key]
+        return self._pts, self._keys  # type: ignore[return-value]
+
+    def frame_times(self) -> list[float]:
+        """Presentation time of every frame in seconds from the first frame, from one demux pass.
+
+        The first call also makes ``info.frame_count`` exact, sets ``info.variable_fps``, and sets
+        ``info.duration_s`` to the video's own length.
+        """
+        if self._times is None:
+            pts, _ = self._listing()
+            tb = float(self.time_base) if self.time_base else 1 / 90000
+            origin = pts[0] if pts else 0
+            self._times = [(p - origin) * tb for p in pts]
+            if self._times:
+                count, fps = len(self._times), self.info.fps
+                last = self._times[-1]
+                frame_s = 1 / fps if fps else (last / (count - 1) if count > 1 else 0.0)
+                self.info = replace(
+                    self.info,
+                    frame_count=count,
+                    frame_count_exact=True,
+                    variable_fps=is_variable_rate(self._times),
+                    duration_s=last + frame_s if last or frame_s else self.info.duration_s,
+                )
+        return self._times
+
+    def count_frames(self) -> tuple[int, float]:
+        """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
+        times = self.frame_times()
+        return len(times), self.info.duration_s or 0.0
+
+    def keyframe_indices(self) -> list[int]:
+        """Frame numbers of the keyframes, from the demux pass (no decoding); cached."""
+        return list(self._listing()[1])
+
+    def keyframes_in(self, start: int, end: int | None) -> list[int]:
+        """The keyframes ``start <= k < end``."""
+        return [k for k in self._listing()[1] if k >= start and (end is None or k < end)]
+
+    @property
+    def seekable(self) -> bool:
+        """False for containers without an index (MPEG-TS, MPEG-PS, raw H.264/HEVC streams),
+        where a seek can land past its target: those decode from the start."""
+        return not set(self.media.container.split(",")) & UNINDEXED_CONTAINERS
+
+    @property
+    def exact_seek(self) -> bool:
+        """True when ``frames(start, ...)`` seeks, so a range can be split across processes."""
+        return self.seekable
+
+    @property
+    def filter_chain(self) -> str:
+        """What the conversion does, in words (``vid2trail info``)."""
+        return self.conversion.describe()
+
+    # --- previews ------------------------------------------------------------------------
+
+    def downscaled_to_fit(self, side: int) -> PyAVSource:
+        """:meth:`downscaled` so that the longer side is at most ``side`` pixels (even sizes)."""
+        size = scaled_size(self.info.width, self.info.height, side)
+        if size is None:
+            return self
+        small = self.downscaled(size[0])
+        small.info = replace(self.info, width=size[0], height=size[1])
+        small.conversion = self.conversion.with_size(size)
+        return small
+
+    def downscaled(self, width: int) -> PyAVSource:
+        """This video decoded at most ``width`` pixels wide: swscale shrinks (area average) as it
+        converts, so a quick look costs the decode and little else. Never scales up."""
+        small = copy.copy(self)
+        w = min(int(width), self.info.width)
+        h = max(1, round(self.info.height * w / self.info.width))
+        small.scale = (w, h)
+        small.info = replace(self.info, width=w, height=h)
+        small.conversion = self.conversion.with_size((w, h))
+        return small
+
+    # --- decoding ------------------------------------------------------------------------
+
+    def _seek_plan(self, start: int) -> tuple[list[int], int | None]:
+        """The frame timestamps and the timestamp to seek to for ``start`` (None: from 0)."""
+        pts, keys = self._listing()
+        if start <= 0 or not self.seekable or start >= len(pts):
+            return pts, None
+        return pts, pts[start]
+
+    def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
+        """Yield frames ``start, start + step, ...`` below ``end``.
+
+        A truncated or partly corrupt file yields every frame that decodes, then issues a
+        :class:`~vid2trail.errors.DecodeWarning` saying how many frames were lost and where.
+        """
+        if end is not None and end <= start:
+            return
+        if start > 0 and self.seekable and start >= len(self._listing()[0]):
+            return  # past the end: the caller says so, in its words
+        errors: list[str] = []
+        delivered = 0
+        keys = iter(self.keyframes_in(start, end)) if self.keyframes_only else None
+        last = -1
+        with ThreadPoolExecutor(self.convert_threads, thread_name_prefix="vid2trail-rgb") as pool:
+            ahead: deque[tuple[int, Future[tuple[Any, np.ndarray]]]] = deque()
+            for index, decoded in self._numbered(start, errors, keys):
+                if end is not None and index >= end:
+                    last = -2  # stopped at the window's end, not at the file's
+                    break
+                last = index
+                if index < start or (index - start) % step:
+                    continue
+                ahead.append((index, pool.submit(self.conversion, decoded)))
+                if len(ahead) > _AHEAD:
+                    yield self._frame(*ahead.popleft())
+                    delivered += 1
+            while ahead:
+                yield self._frame(*ahead.popleft())
+                delivered += 1
+        promised = self.promised_frames
+        if last != -2 and not self.keyframes_only and promised and last + 2 < promised:
+            errors.append(
+                f"truncated: the stream ends after frame {last}, its header promises {promised}"
+            )
+        self.last_warnings = errors
+        if delivered == 0 and errors and not self.keyframes_only:
+            raise DecodeError(f"FFmpeg could not decode {self.path} ({errors[-1]})")
+        if not self.keyframes_only:
+            lost = lost_frames_warning(self, start, end, step, delivered, errors)
+            if lost:
+                warnings.warn(lost, DecodeWarning, stacklevel=2)
+
+    def _frame(self, index: int, future: Future[tuple[Any, np.ndarray]]) -> Frame:
+        _, pixels = future.result()
+        times = self._times
+        if times is not None and index < len(times):
+            time_s: float | None = times[index]
+        else:
+            fps = self.info.fps
+            time_s = index / fps if fps else None
+        return Frame(index, time_s, pixels)
+
+    def _numbered(
+        self, start: int, errors: list[str], keys: Iterator[int] | None
+    ) -> Iterator[tuple[int, Any]]:
+        """Decoded frames with their frame numbers, from the keyframe before ``start`` on."""
+        pts, target = self._seek_plan(start) if start > 0 or keys is not None else ([], None)
+        seeks = [target] if target is not None else []
+        if target is not None:
+            # Fallbacks when a seek lands past its target: keyframes further back, then 0.
+            _, key_ranks = self._listing()
+            before = [pts[k] for k in key_ranks if pts[k] < target][::-1]
+            seeks += before[1 : 1 + _SEEK_RETRIES]
+        seeks.append(None)
+        for seek_pts in seeks:
+            with self._open() as container:
+                stream = self._configure(container)
+                if seek_pts is not None:
+                    container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
+                index: int | None = None if seek_pts is not None else -1
+                for decoded in _decode(container, stream, errors):
+                    if keys is not None:  # keyframes only: number them by their times
+                        index = bisect.bisect_left(pts, decoded.pts or 0)
+                    elif index is None:
+                        index = bisect.bisect_left(pts, decoded.pts or 0)
+                        if index > start:
+                            break  # landed past the target: try a keyframe further back
+                    else:
+                        index += 1
+                    yield index, decoded
+                else:
+                    return
+            errors.clear()
+
+    def __copy__(self) -> PyAVSource:
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+
+def _peak_nits(side: Any, kinds: Any) -> float | None:
+    """The stream's brightest light from a frame's HDR side data: MaxCLL, else the mastering
+    display's peak (FFmpeg's own order), in cd/m2."""
+    light = side.get(kinds.CONTENT_LIGHT_LEVEL) if hasattr(kinds, "CONTENT_LIGHT_LEVEL") else None
+    if light is not None and len(bytes(light)) >= 8:
+        max_cll = struct.unpack("<I", bytes(light)[:4])[0]
+        if max_cll:
+            return float(max_cll)
+    mastering = side.get(kinds.MASTERING_DISPLAY_METADATA) if hasattr(
+        kinds, "MASTERING_DISPLAY_METADATA") else None  # fmt: skip
+    if mastering is not None and len(bytes(mastering)) >= 88:
+        num, den, _, has_luminance = struct.unpack("<iiii", bytes(mastering)[72:88])
+        if has_luminance and den:
+            return num / den
+    return None
+
+
+def _tag_seconds(text: str | None) -> float | None:
+    """Seconds of a duration tag such as Matroska's ``00:01:02.500000000``; None if none.
+
+    Examples
+    --------
+    >>> _tag_seconds("00:01:02.500000000"), _tag_seconds(None)
+    (62.5, None)
+    """
+    if not text:
+        return None
+    try:
+        hours, minutes, seconds = str(text).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def _decode(container: Any, stream: Any, errors: list[str]) -> Iterator[Any]:
+    """Every frame of ``stream`` that decodes; a bad packet is noted in ``errors`` and skipped,
+    a demuxer error (a truncated file) ends the stream after the frames already read.
+
+    FFmpeg's log stays off (PyAV's default): its callback takes the GIL from FFmpeg's own
+    threads, which can deadlock against a decode in progress. Damage shows through the flags
+    FFmpeg sets on packets and frames, and through errors.
+    """
+    av = _import_av()
+    demux = container.demux(stream)
+    while True:
+        try:
+            packet = next(demux)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            errors.append(f"demuxing stopped: {exc.strerror or exc}")
+            packet = None
+        if packet is not None and packet.is_corrupt:
+            errors.append("a corrupt packet")
+        try:
+            for frame in stream.decode(packet):
+                if frame.is_corrupt:
+                    errors.append("a corrupt frame was concealed")
+                yield frame
+        except av.error.FFmpegError as exc:
+            errors.append(f"error while decoding: {exc.strerror or exc}")
+        if packet is None:
+            return
+
+
+def check_regular_file(path: str) -> None:
+    """Refuse a folder, an empty file, and anything that is not a regular file (a FIFO, a socket,
+    a device): FFmpeg would block on a FIFO whose writer never comes."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise DecodeError(f"{path} cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a device")  # fmt: skip
+        raise DecodeError(f"{path} is {kind}, not a file: save the video to a file first")
+    if os.path.getsize(path) == 0:
+        raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
+
+
+def plan_conversion(stream: StreamInfo, hdr: str = "tonemap") -> tuple[Conversion, str]:
+    """The conversion to RGB for one stream, and a sentence saying what it does ("" if nothing
+    worth saying).
+
+    YUV is converted with the stream's matrix and range (:func:`.media.default_matrix`; untagged
+    range is limited "tv" range, ``yuvj`` formats are full range), to ``rgb24`` for 8-bit sources
+    and ``rgb48le`` for deeper ones. HDR (PQ, HLG) becomes float RGB here and goes on through
+    :class:`vid2trail.color.HdrToSdr`: tone-mapped, or linear light with ``hdr="keep"``.
+
+    Examples
+    --------
+    >>> s = StreamInfo(0, "video", "h264", pix_fmt="yuv420p", width=1920, height=1080)
+    >>> plan_conversion(s)[0].describe()
+    'scale=in_color_matrix=bt709:in_range=tv:out_range=pc,format=rgb24'
+    """
+    out = "rgb48le" if bits_per_sample(stream.pix_fmt) > 8 else "rgb24"
+    turn = stream.display_filters
+    if not is_yuv(stream.pix_fmt):
+        return Conversion((*turn, ("format", out)), out), ""
+    if stream.dolby_vision_profile == 5:
+        # Profile 5 codes IPTPQc2, not YUV: without the Dolby reshaping the picture is green and
+        # purple, and no FFmpeg filter undoes it.
+        chain = (*turn, ("scale", "in_range=tv:out_range=pc"), ("format", out))
+        return Conversion(chain, out), (
+            "Dolby Vision profile 5 has no standard base layer: colours will be wrong; "
+            "export the clip from the phone as HDR10 or SDR first"
+        )
+    matrix = default_matrix(stream)
+    full = stream.color_range == "pc" or stream.pix_fmt.startswith("yuvj")
+    colour = ("scale", f"in_color_matrix={matrix}:in_range={'pc' if full else 'tv'}:out_range=pc")
+    if stream.hdr:
+        from ..color import HdrToSdr
+
+        step = HdrToSdr.for_stream(stream, keep=hdr == "keep")
+        return Conversion((*turn, colour, ("format", "gbrpf32le")), "gbrpf32le", step), step.note()
+    return Conversion((*turn, colour, ("format", out)), out), ""
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
+    """Even ``(width, height)`` whose longer side is at most ``max_side``; None if already small.
+
+    Examples
+    --------
+    >>> scaled_size(1920, 1080, 640), scaled_size(640, 480, 640), scaled_size(1080, 1920, 640)
+    ((640, 360), None, (360, 640))
+    """
+    if not max_side or max(width, height) <= max_side:
+        return None
+    factor = max_side / max(width, height)
+    even = lambda v: max(2, 2 * int(v * factor / 2))  # noqa: E731  (round down: stay <= max_side)
+    return even(width), even(height)
+
+
+__all__ = ["HDR_MODES", "HWACCEL_MODES", "MediaInfo", "PyAVSource", "plan_conversion"]
