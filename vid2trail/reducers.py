@@ -191,6 +191,14 @@ class SumReducer:
     The result is linear light that exceeds 1.0 wherever the frames add up past white; the output
     step normalizes it (default ``--normalize p99.5``).
 
+    A float64 update of a whole frame is bound by memory, not arithmetic: the accumulator (eight
+    bytes a sample) is read and written once per frame. Integer frames are therefore held,
+    :attr:`BATCH` at a time (copies of their codes, one or two bytes a sample), and added band
+    by band: a few rows of each held frame go through the lookup table into a scratch band, and
+    are added in turn to the same rows of the accumulator, which stay in the CPU cache for the
+    whole batch. The additions are the same, in the same order, as one frame at a time: the
+    result is bit-identical, at a fraction of the memory traffic.
+
     Examples
     --------
     >>> r = SumReducer()
@@ -202,35 +210,73 @@ class SumReducer:
 
     name = "sum"
     linear = True
+    #: Integer frames held before one pass over the accumulator.
+    BATCH = 4
+    #: Rows of a band: the scratch (rows x width x channels float64) fits in a core's cache.
+    _BAND_BYTES = 1 << 19
 
     def __init__(self) -> None:
         self._acc: np.ndarray | None = None
-        self._scratch: np.ndarray | None = None
+        self._held: list[np.ndarray] = []
+        self._spare: list[np.ndarray] = []
         self.count = 0
 
     def update(self, pixels: np.ndarray) -> None:
         if self._acc is None:
             self._acc = np.zeros(pixels.shape, np.float64)
-        if self._scratch is None:
-            self._scratch = np.empty(pixels.shape, np.float64)
-        np.add(self._acc, linear_into(pixels, self._scratch), out=self._acc)
+        if pixels.dtype.kind == "f":
+            np.add(self._acc, pixels, out=self._acc)
+        else:
+            copy = self._spare.pop() if self._spare else np.empty_like(pixels)
+            np.copyto(copy, pixels)
+            self._held.append(copy)
+            if len(self._held) == self.BATCH:
+                self._flush()
         self.count += 1
+
+    def _flush(self) -> None:
+        """Add the held integer frames to the accumulator, one cache-sized band at a time."""
+        if not self._held or self._acc is None:
+            return
+        acc, held = self._acc, self._held
+        lut = decode_lut(held[0].dtype.name)
+        eight_bit = held[0].dtype == np.uint8
+        rows = max(1, self._BAND_BYTES // max(1, acc[0].nbytes))
+        term = np.empty((rows, *acc.shape[1:]), np.float64)
+        for y in range(0, acc.shape[0], rows):
+            n = min(rows, acc.shape[0] - y)
+            extra, into = term[:n], acc[y : y + n]
+            for frame in held:  # in order: the same sums as one frame at a time, bit for bit
+                if eight_bit:  # OpenCV's lookup: the same values as take(), much faster
+                    cv2.LUT(frame[y : y + n], lut, dst=extra)
+                else:
+                    np.take(lut, frame[y : y + n], out=extra)
+                cv2.add(into, extra, dst=into)
+        self._spare.extend(held)
+        self._held = []
 
     def combine(self, other: Reducer) -> Reducer:
         _check_same(self, other)
-        if isinstance(other, SumReducer) and other._acc is not None:
-            if self._acc is None:
-                self._acc = other._acc.copy()
-            else:
-                self._acc += other._acc
-            self.count += other.count
+        if isinstance(other, SumReducer):
+            other._flush()
+            if other._acc is not None:
+                self._flush()
+                if self._acc is None:
+                    self._acc = other._acc.copy()
+                else:
+                    self._acc += other._acc
+                self.count += other.count
         return self
 
     def __getstate__(self) -> dict[str, object]:
-        # A partial reducer travels between processes (--workers): the scratch frame need not.
-        return {**self.__dict__, "_scratch": None}
+        # A partial reducer travels between processes (--workers): held frames are added first,
+        # and the buffers need not travel.
+        self._flush()
+        return {**self.__dict__, "_held": [], "_spare": []}
 
     def result(self) -> np.ndarray:
+        self._flush()
+        self._spare = []
         if self._acc is None:
             raise UsageError("no frames were stacked: the selection is empty")
         return self._acc

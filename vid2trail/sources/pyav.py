@@ -19,11 +19,11 @@ import bisect
 import contextlib
 import copy
 import os
+import queue
 import stat
 import struct
 import threading
 import warnings
-from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -573,23 +573,44 @@ class PyAVSource(SourceBase):
         errors: list[str] = []
         delivered = 0
         keys = iter(self.keyframes_in(start, end)) if self.keyframes_only else None
-        last = -1
-        with ThreadPoolExecutor(self.convert_threads, thread_name_prefix="vid2trail-rgb") as pool:
-            ahead: deque[tuple[int, Future[tuple[Any, np.ndarray]]]] = deque()
-            for index, decoded in self._numbered(start, errors, keys):
-                if end is not None and index >= end:
-                    last = -2  # stopped at the window's end, not at the file's
-                    break
-                last = index
-                if index < start or (index - start) % step:
-                    continue
-                ahead.append((index, pool.submit(self.conversion, decoded)))
-                if len(ahead) > _AHEAD:
-                    yield self._frame(*ahead.popleft())
-                    delivered += 1
-            while ahead:
-                yield self._frame(*ahead.popleft())
+        reached = [-1]  # the last frame number decoded; -2 when the window's end stopped it
+        ready: queue.Queue[object] = queue.Queue(maxsize=_AHEAD)
+        stop = threading.Event()
+
+        def produce() -> None:
+            # Decoding runs here, beside the caller: while it reduces one frame, FFmpeg decodes
+            # the next ones and the pool converts them.
+            try:
+                with ThreadPoolExecutor(self.convert_threads, "vid2trail-rgb") as pool:
+                    for index, decoded in self._numbered(start, errors, keys):
+                        if stop.is_set():
+                            return
+                        if end is not None and index >= end:
+                            reached[0] = -2
+                            break
+                        reached[0] = index
+                        if index < start or (index - start) % step:
+                            continue
+                        _offer(ready, (index, pool.submit(self.conversion, decoded)), stop)
+                _offer(ready, _DONE, stop)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                _offer(ready, exc, stop)
+
+        producer = threading.Thread(target=produce, name="vid2trail-decode", daemon=True)
+        producer.start()
+        try:
+            while (item := ready.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield self._frame(*item)  # type: ignore[misc]
                 delivered += 1
+        finally:
+            stop.set()
+            while producer.is_alive():
+                with contextlib.suppress(queue.Empty):
+                    ready.get(timeout=0.05)
+            producer.join()
+        last = reached[0]
         promised = self.promised_frames
         if last != -2 and not self.keyframes_only and promised and last + 2 < promised:
             errors.append(
@@ -666,6 +687,19 @@ def _peak_nits(side: Any, kinds: Any) -> float | None:
         if has_luminance and den:
             return num / den
     return None
+
+
+_DONE = object()
+
+
+def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> None:
+    """Put ``item`` on the bounded queue, giving up once the consumer has stopped."""
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            continue
 
 
 def _tag_seconds(text: str | None) -> float | None:
