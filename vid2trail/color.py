@@ -189,13 +189,29 @@ def to_output(
         return _rescale_codes(result, out)
     light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)
     factor = normalization_scale(light, normalize) * gain
-    if factor != 1.0:
-        light = light * factor
-    encoded = linear_to_srgb(np.clip(light, 0.0, 1.0))
-    if out.kind == "f":
-        return encoded.astype(out)
-    top = np.iinfo(out).max
-    return np.rint(encoded * top).astype(out)
+    return _encode_rows(light, factor, out)
+
+
+#: Rows encoded at once by :func:`to_output`: its float64 temporaries stay a few MB, not
+#: several full-size copies of a 4K or 8K result.
+_ENCODE_ROWS = 64
+
+
+def _encode_rows(light: np.ndarray, factor: float, out: np.dtype) -> np.ndarray:
+    """``light`` x ``factor``, clipped to [0, 1], sRGB-encoded into ``out``, a band of rows at a
+    time (integer outputs rounded to the nearest code)."""
+    encoded = np.empty(light.shape, out)
+    top = np.iinfo(out).max if out.kind != "f" else None
+    rows = light.reshape(light.shape[0], -1) if light.ndim > 1 else light.reshape(1, -1)
+    dest = encoded.reshape(rows.shape)
+    for y in range(0, rows.shape[0], _ENCODE_ROWS):
+        band = rows[y : y + _ENCODE_ROWS] * factor if factor != 1.0 else rows[y : y + _ENCODE_ROWS]
+        values = linear_to_srgb(np.clip(band, 0.0, 1.0))
+        if top is None:
+            dest[y : y + _ENCODE_ROWS] = values
+        else:
+            dest[y : y + _ENCODE_ROWS] = np.rint(values * top)
+    return encoded
 
 
 def _rescale_codes(codes: np.ndarray, out: np.dtype) -> np.ndarray:

@@ -54,8 +54,10 @@ HDR_MODES = ("tonemap", "keep")
 HWACCEL_MODES = ("none", "auto", "cuda")
 #: libavformat's names of containers without an index, where a seek may land past its target.
 UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
-#: Frames converted ahead of the consumer (bounded: memory stays flat).
+#: Frames converted ahead of the consumer (bounded: memory stays flat) ...
 _AHEAD = 4
+#: ... and about how many bytes of them.
+_AHEAD_BYTES = 48 << 20
 #: How many keyframes earlier a seek that overshot its target retries, before decoding from 0.
 _SEEK_RETRIES = 3
 
@@ -233,8 +235,9 @@ class PyAVSource(SourceBase):
     decoder_threads: int | None = None
     #: Preview: decode only keyframes, the cheapest frames to reach.
     keyframes_only = False
-    #: Frames converted at once beside the decoder.
-    convert_threads = 2
+    #: Frames converted at once beside the decoder: one per two cores, at most four (FFmpeg's
+    #: frame threads want the rest).
+    convert_threads = max(1, min(4, (os.cpu_count() or 2) // 2))
     #: The frames the stream's own header promises (None: it does not say); a decode that ends
     #: short of them met a truncated file.
     promised_frames: int | None = None
@@ -574,7 +577,7 @@ class PyAVSource(SourceBase):
         delivered = 0
         keys = iter(self.keyframes_in(start, end)) if self.keyframes_only else None
         reached = [-1]  # the last frame number decoded; -2 when the window's end stopped it
-        ready: queue.Queue[object] = queue.Queue(maxsize=_AHEAD)
+        ready: queue.Queue[object] = queue.Queue(maxsize=self._ahead())
         stop = threading.Event()
 
         def produce() -> None:
@@ -623,6 +626,13 @@ class PyAVSource(SourceBase):
             lost = lost_frames_warning(self, start, end, step, delivered, errors)
             if lost:
                 warnings.warn(lost, DecodeWarning, stacklevel=2)
+
+    def _ahead(self) -> int:
+        """Frames converted ahead of the caller: up to :data:`_AHEAD`, fewer for big frames, so
+        that what waits in memory stays near :data:`_AHEAD_BYTES` (a 4K frame is 25 MB)."""
+        info = self.info
+        frame_bytes = info.width * info.height * info.channels * info.dtype.itemsize
+        return max(1, min(_AHEAD, _AHEAD_BYTES // max(1, frame_bytes)))
 
     def _frame(self, index: int, future: Future[tuple[Any, np.ndarray]]) -> Frame:
         _, pixels = future.result()
