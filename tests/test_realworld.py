@@ -106,8 +106,8 @@ def test_conversion_for_hdr_dolby_vision_and_untagged_streams() -> None:
     assert hlg.hdr == "HLG" and hlg.display_size == (1080, 1920)
     conversion, note = plan_conversion(hlg)
     assert conversion.describe().startswith(
-        "transpose=cclock,scale=in_color_matrix=bt2020:in_range=tv:out_range=pc,"
-        "format=gbrpf32le; then HLG tone-mapped (Hable"
+        "transpose=cclock,scale=in_color_matrix=bt2020:in_range=tv:out_range=pc:flags=bilinear:"
+        "in_chroma_loc=left,format=gbrpf32le; then HLG tone-mapped (Hable"
     )
     assert note == "tone-mapped HLG BT.2020 to SDR BT.709 (Hable curve)"
     assert conversion.hdr.dtype == np.uint16

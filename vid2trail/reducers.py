@@ -26,8 +26,10 @@ from typing import Any, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from .color import decode_lut
+from .color import decode_lut, linear_into
 from .errors import UsageError
+from .median import MedianReducer
+from .robust import SigmaClipReducer, WinsorReducer
 
 
 @runtime_checkable
@@ -360,34 +362,10 @@ class MaxMeanReducer:
         return total / len(filled)
 
 
-def linear_into(pixels: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """Linear light of a frame: integer codes through the lookup table into ``scratch``.
-
-    Float frames are linear light already and come back as they are (no copy).
-
-    Examples
-    --------
-    >>> linear_into(np.array([0, 255], np.uint8), np.empty(2)).tolist()
-    [0.0, 1.0]
-    """
-    if pixels.dtype.kind == "f":
-        return pixels
-    lut = decode_lut(pixels.dtype.name)
-    if pixels.dtype == np.uint8 and scratch.dtype == np.float64 and scratch.shape == pixels.shape:
-        # OpenCV's table lookup gives the same float64 values as numpy's take(), about ten
-        # times faster (vectorized, threaded, and it releases the GIL).
-        return cv2.LUT(np.ascontiguousarray(pixels), lut, dst=scratch)
-    # take() into a reused buffer avoids a fresh float64 frame per update.
-    return np.take(lut, pixels, out=scratch)
-
-
 def _check_same(a: Reducer, b: Reducer) -> None:
     if type(a) is not type(b):
         raise TypeError(f"cannot combine a {a.name!r} reducer with a {b.name!r} reducer")
 
-
-from .median import MedianReducer  # noqa: E402  (they use linear_into above)
-from .robust import SigmaClipReducer, WinsorReducer  # noqa: E402
 
 #: Every stacking mode, by the name the CLI and :func:`vid2trail.stack` accept.
 REDUCERS: dict[str, type] = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .color import linear_into
 from .errors import UsageError
 
 
@@ -108,7 +109,6 @@ class SigmaClipReducer:
         self._n = None if self._clamping() else np.zeros_like(self._prev_mean)
 
     def update(self, pixels: np.ndarray) -> None:
-        from .reducers import linear_into
 
         if self._mean is None:
             self._mean = np.zeros(pixels.shape, np.float64)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import SourceError
 from ..frames import Frame, SourceInfo
-from . import IMAGE_EXTENSIONS, SourceBase, expand_glob
+from .base import IMAGE_EXTENSIONS, SourceBase, expand_glob
 
 _DIGITS = re.compile(r"(\d+)")
 

@@ -1,10 +1,11 @@
 """Video decoded in-process by FFmpeg's libraries through PyAV (the default video source).
 
-FFmpeg decodes with its own frame threads; swscale converts each frame to ``rgb24`` (8-bit
-sources) or ``rgb48le`` (10/12/16-bit) with the stream's own matrix and range, the same
-conversion the ``ffmpeg`` command applies, so outputs are bit-identical to it. Conversions run in
-a small thread pool beside the decoder (swscale and the decoder release the GIL), and frames
-reach numpy as zero-copy views of the converted planes. What the file holds comes from PyAV's
+FFmpeg decodes with its own frame threads, in a thread of its own beside the caller's reducers.
+Each kept frame goes to ``rgb24`` (8-bit sources) or ``rgb48le`` (10/12/16-bit) through the
+filter chain of :mod:`.convert` (the stream's own matrix and range, the display rotation), the
+chain the ``ffmpeg`` command would build, so the pixels are bit-identical to it. Conversions run
+in a small thread pool (the decoder and libavfilter release the GIL), and frames reach numpy as
+zero-copy views of the filter graph's pooled frames. What the file holds comes from PyAV's
 objects (:mod:`.media`), frame times and keyframes from one demux pass that decodes nothing.
 
 Selection: a frame number is a frame's rank in presentation order. A seek lands on the keyframe
@@ -20,31 +21,28 @@ import contextlib
 import copy
 import os
 import queue
-import stat
-import struct
 import threading
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from fractions import Fraction
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ..errors import DecodeError, DecodeWarning, MissingDependencyError, UsageError
+from ..errors import DecodeError, DecodeWarning, UsageError
 from ..frames import Frame, SourceInfo
-from . import SourceBase
+from .avio import check_regular_file, decode, import_av, local_url, peak_nits, tag_seconds
+from .base import SourceBase
+from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
 from .media import (
     MediaInfo,
     StreamInfo,
     bits_per_sample,
-    default_matrix,
     display_transform,
     frame_colour,
     is_variable_rate,
-    is_yuv,
     read_media,
 )
 
@@ -60,153 +58,6 @@ _AHEAD = 4
 _AHEAD_BYTES = 48 << 20
 #: How many keyframes earlier a seek that overshot its target retries, before decoding from 0.
 _SEEK_RETRIES = 3
-
-# The matrix family from media.default_matrix -> swscale's name of it (PyAV's Colorspace).
-_SWS_MATRICES = {"bt709": "ITU709", "bt601": "ITU601", "bt2020": "BT2020", "fcc": "FCC",
-                 "smpte240m": "SMPTE240M"}  # fmt: skip
-
-
-def _import_av() -> Any:
-    try:
-        import av
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise MissingDependencyError("decoding video needs PyAV: pip install av") from exc
-    return av
-
-
-def local_url(path: str) -> str:
-    """The URL that makes FFmpeg open ``path`` as a local file, whatever its name holds; "" for
-    a name that is not valid UTF-8 (the caller then opens a descriptor and names that).
-
-    A name with a colon (``2024-01-01T22:00:00.mp4``) would otherwise be read as a protocol;
-    the ``file:`` protocol takes the rest as a path.
-
-    Examples
-    --------
-    >>> local_url("/videos/a:b.mp4")
-    'file:/videos/a:b.mp4'
-    """
-    absolute = os.path.abspath(path)
-    try:
-        absolute.encode("utf-8")
-    except UnicodeEncodeError:
-        return ""
-    return "file:" + absolute
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """How one decoded frame becomes an ``H x W x 3`` RGB array: an FFmpeg filter chain.
-
-    The chain is what the ``ffmpeg`` command would build: the display rotation first, then a
-    preview's area-average shrink, then ``scale`` with the stream's matrix and range and the
-    ``format`` of the output. Built by libavfilter, it gives the same pixels as that command, bit
-    for bit, and its frames come from a pool, so converting allocates nothing per frame. ``hdr``
-    is the tone-mapping or linear-light step of :mod:`vid2trail.color` that runs after it.
-    """
-
-    filters: tuple[tuple[str, str], ...]
-    out_format: str
-    hdr: Any = None
-
-    def describe(self) -> str:
-        """The chain as FFmpeg writes it (``vid2trail info``'s conversion line)."""
-        chain = ",".join(f"{name}={args}" if args else name for name, args in self.filters)
-        return chain + (f"; then {self.hdr.describe()}" if self.hdr is not None else "")
-
-    def with_size(self, size: tuple[int, int]) -> Conversion:
-        """The same conversion, shrinking to ``size`` (after the display rotation) first."""
-        turns = [f for f in self.filters if f[0] in ("transpose", "hflip", "vflip")]
-        rest = [f for f in self.filters if f not in turns and not f[1].endswith(":flags=area")]
-        shrink = ("scale", f"{size[0]}:{size[1]}:flags=area")
-        return replace(self, filters=(*turns, shrink, *rest))
-
-    def __call__(self, frame: Any) -> tuple[Any, np.ndarray]:
-        """Convert ``frame``; returns the frame that owns the pixels and the array itself."""
-        graph = _graphs.get(self, frame)
-        graph.push(frame)
-        out = graph.pull()
-        pixels = plane_view(out)
-        if self.hdr is not None:
-            pixels = self.hdr(pixels)
-        return out, pixels
-
-
-class _GraphCache(threading.local):
-    """One configured filter graph per thread and input format (graphs are not thread-safe)."""
-
-    def __init__(self) -> None:
-        self.graphs: dict[tuple[object, ...], Any] = {}
-
-    def get(self, conversion: Conversion, frame: Any) -> Any:
-        key = (conversion.filters, frame.width, frame.height, frame.format.name)
-        graph = self.graphs.get(key)
-        if graph is None:
-            av = _import_av()
-            graph = av.filter.Graph()
-            last = graph.add_buffer(
-                width=frame.width, height=frame.height, format=frame.format.name,
-                time_base=frame.time_base or Fraction(1, 90000),
-            )  # fmt: skip
-            for name, args in conversion.filters:
-                node = graph.add(name, args) if args else graph.add(name)
-                last.link_to(node)
-                last = node
-            sink = graph.add("buffersink")
-            last.link_to(sink)
-            graph.configure()
-            if len(self.graphs) > 8:
-                self.graphs.clear()
-            self.graphs[key] = graph
-        return graph
-
-
-_graphs = _GraphCache()
-
-
-def plane_view(frame: Any) -> np.ndarray:
-    """A zero-copy ``H x W x C`` numpy view of a packed RGB frame's pixels (or of planar float
-    G, B, R planes, stacked into a new array).
-
-    Examples
-    --------
-    >>> import av
-    >>> f = av.VideoFrame(4, 2, "rgb24")
-    >>> plane_view(f).shape
-    (2, 4, 3)
-    """
-    name = frame.format.name
-    if name == "gbrpf32le":
-        g, b, r = (
-            np.frombuffer(p, np.float32).reshape(frame.height, p.line_size // 4)[:, : frame.width]
-            for p in frame.planes
-        )
-        return np.dstack((r, g, b))
-    dtype = np.dtype("<u2") if name == "rgb48le" else np.dtype(np.uint8)
-    plane = frame.planes[0]
-    row = plane.line_size // dtype.itemsize
-    flat = np.frombuffer(plane, dtype).reshape(frame.height, row)
-    return flat[:, : frame.width * 3].reshape(frame.height, frame.width, 3)
-
-
-def _reuse_freed_frames() -> None:
-    """Keep freed frame buffers in the heap for the next frame (glibc only).
-
-    Every swscale output is a fresh multi-megabyte allocation; glibc would hand each one back to
-    the kernel and fault its pages in again for the next frame, which costs as much system time
-    as a pipe. Raising the mmap and trim thresholds makes the next frame reuse the same memory.
-    """
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
-        libc.mallopt(-3, 256 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
-_reuse_freed_frames()
 
 
 class PyAVSource(SourceBase):
@@ -302,7 +153,7 @@ class PyAVSource(SourceBase):
     @contextlib.contextmanager
     def _open(self, notes: list[str] | None = None) -> Iterator[Any]:
         """An open PyAV container of the file, closed on exit; FFmpeg's errors become one line."""
-        av = _import_av()
+        av = import_av()
         url = local_url(self.path)
         fd = None
         if not url:
@@ -381,7 +232,7 @@ class PyAVSource(SourceBase):
         stream = container.streams[self.stream.index]
         for other in container.streams:
             if other.index != stream.index:
-                other.discard = _import_av().stream.Discard.all
+                other.discard = import_av().stream.Discard.all
         ctx = stream.codec_context
         if first:
             ctx.thread_count = 1  # frame threads only delay the first frame
@@ -397,7 +248,7 @@ class PyAVSource(SourceBase):
         stream = self._configure(container, first=True)
         frame = None
         with contextlib.suppress(Exception):
-            frame = next(_decode(container, stream, []), None)
+            frame = next(decode(container, stream, []), None)
         if frame is None:
             raise DecodeError(
                 f"{self.path} is not a video FFmpeg can read (no frame of video stream "
@@ -421,7 +272,7 @@ class PyAVSource(SourceBase):
         sw_format = frame.format.name
         return replace(
             stream,
-            peak_nits=_peak_nits(side, Type),
+            peak_nits=peak_nits(side, Type),
             rotation_deg=rotation,
             hflip=hflip,
             display_filters=turn,
@@ -442,7 +293,7 @@ class PyAVSource(SourceBase):
         if s.duration and s.time_base:
             own = float(s.duration * s.time_base)
         else:
-            own = _tag_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
+            own = tag_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
         self.promised_frames = s.frames or (int(round(own * fps)) if own and fps else None)
         return own if own else self.media.duration_s
 
@@ -462,8 +313,8 @@ class PyAVSource(SourceBase):
                 stream = container.streams[self.stream.index]
                 for other in container.streams:
                     if other.index != stream.index:
-                        other.discard = _import_av().stream.Discard.all
-                av = _import_av()
+                        other.discard = import_av().stream.Discard.all
+                av = import_av()
                 try:
                     for packet in container.demux(stream):
                         if packet.pts is None or packet.is_discard or packet.is_corrupt:
@@ -662,7 +513,7 @@ class PyAVSource(SourceBase):
                 if seek_pts is not None:
                     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
                 index: int | None = None if seek_pts is not None else -1
-                for decoded in _decode(container, stream, errors):
+                for decoded in decode(container, stream, errors):
                     if keys is not None:  # keyframes only: number them by their times
                         index = bisect.bisect_left(pts, decoded.pts or 0)
                     elif index is None:
@@ -682,23 +533,6 @@ class PyAVSource(SourceBase):
         return twin
 
 
-def _peak_nits(side: Any, kinds: Any) -> float | None:
-    """The stream's brightest light from a frame's HDR side data: MaxCLL, else the mastering
-    display's peak (FFmpeg's own order), in cd/m2."""
-    light = side.get(kinds.CONTENT_LIGHT_LEVEL) if hasattr(kinds, "CONTENT_LIGHT_LEVEL") else None
-    if light is not None and len(bytes(light)) >= 8:
-        max_cll = struct.unpack("<I", bytes(light)[:4])[0]
-        if max_cll:
-            return float(max_cll)
-    mastering = side.get(kinds.MASTERING_DISPLAY_METADATA) if hasattr(
-        kinds, "MASTERING_DISPLAY_METADATA") else None  # fmt: skip
-    if mastering is not None and len(bytes(mastering)) >= 88:
-        num, den, _, has_luminance = struct.unpack("<iiii", bytes(mastering)[72:88])
-        if has_luminance and den:
-            return num / den
-    return None
-
-
 _DONE = object()
 
 
@@ -710,124 +544,6 @@ def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> N
             return
         except queue.Full:
             continue
-
-
-def _tag_seconds(text: str | None) -> float | None:
-    """Seconds of a duration tag such as Matroska's ``00:01:02.500000000``; None if none.
-
-    Examples
-    --------
-    >>> _tag_seconds("00:01:02.500000000"), _tag_seconds(None)
-    (62.5, None)
-    """
-    if not text:
-        return None
-    try:
-        hours, minutes, seconds = str(text).split(":")
-        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-    except ValueError:
-        return None
-
-
-def _decode(container: Any, stream: Any, errors: list[str]) -> Iterator[Any]:
-    """Every frame of ``stream`` that decodes; a bad packet is noted in ``errors`` and skipped,
-    a demuxer error (a truncated file) ends the stream after the frames already read.
-
-    FFmpeg's log stays off (PyAV's default): its callback takes the GIL from FFmpeg's own
-    threads, which can deadlock against a decode in progress. Damage shows through the flags
-    FFmpeg sets on packets and frames, and through errors.
-    """
-    av = _import_av()
-    demux = container.demux(stream)
-    while True:
-        try:
-            packet = next(demux)
-        except StopIteration:
-            return
-        except av.error.FFmpegError as exc:
-            errors.append(f"demuxing stopped: {exc.strerror or exc}")
-            packet = None
-        if packet is not None and packet.is_corrupt:
-            errors.append("a corrupt packet")
-        try:
-            for frame in stream.decode(packet):
-                if frame.is_corrupt:
-                    errors.append("a corrupt frame was concealed")
-                yield frame
-        except av.error.FFmpegError as exc:
-            errors.append(f"error while decoding: {exc.strerror or exc}")
-        if packet is None:
-            return
-
-
-def check_regular_file(path: str) -> None:
-    """Refuse a folder, an empty file, and anything that is not a regular file (a FIFO, a socket,
-    a device): FFmpeg would block on a FIFO whose writer never comes."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as exc:
-        raise DecodeError(f"{path} cannot be read ({exc.strerror})") from None
-    if stat.S_ISDIR(mode):
-        raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
-    if not stat.S_ISREG(mode):
-        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else
-                "a socket" if stat.S_ISSOCK(mode) else "a device")  # fmt: skip
-        raise DecodeError(f"{path} is {kind}, not a file: save the video to a file first")
-    if os.path.getsize(path) == 0:
-        raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
-
-
-def plan_conversion(stream: StreamInfo, hdr: str = "tonemap") -> tuple[Conversion, str]:
-    """The conversion to RGB for one stream, and a sentence saying what it does ("" if nothing
-    worth saying).
-
-    YUV is converted with the stream's matrix and range (:func:`.media.default_matrix`; untagged
-    range is limited "tv" range, ``yuvj`` formats are full range), to ``rgb24`` for 8-bit sources
-    and ``rgb48le`` for deeper ones. HDR (PQ, HLG) becomes float RGB here and goes on through
-    :class:`vid2trail.color.HdrToSdr`: tone-mapped, or linear light with ``hdr="keep"``.
-
-    Examples
-    --------
-    >>> s = StreamInfo(0, "video", "h264", pix_fmt="yuv420p", width=1920, height=1080)
-    >>> plan_conversion(s)[0].describe()
-    'scale=in_color_matrix=bt709:in_range=tv:out_range=pc,format=rgb24'
-    """
-    out = "rgb48le" if bits_per_sample(stream.pix_fmt) > 8 else "rgb24"
-    turn = stream.display_filters
-    if not is_yuv(stream.pix_fmt):
-        return Conversion((*turn, ("format", out)), out), ""
-    if stream.dolby_vision_profile == 5:
-        # Profile 5 codes IPTPQc2, not YUV: without the Dolby reshaping the picture is green and
-        # purple, and no FFmpeg filter undoes it.
-        chain = (*turn, ("scale", "in_range=tv:out_range=pc"), ("format", out))
-        return Conversion(chain, out), (
-            "Dolby Vision profile 5 has no standard base layer: colours will be wrong; "
-            "export the clip from the phone as HDR10 or SDR first"
-        )
-    matrix = default_matrix(stream)
-    full = stream.color_range == "pc" or stream.pix_fmt.startswith("yuvj")
-    colour = ("scale", f"in_color_matrix={matrix}:in_range={'pc' if full else 'tv'}:out_range=pc")
-    if stream.hdr:
-        from ..color import HdrToSdr
-
-        step = HdrToSdr.for_stream(stream, keep=hdr == "keep")
-        return Conversion((*turn, colour, ("format", "gbrpf32le")), "gbrpf32le", step), step.note()
-    return Conversion((*turn, colour, ("format", out)), out), ""
-
-
-def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
-    """Even ``(width, height)`` whose longer side is at most ``max_side``; None if already small.
-
-    Examples
-    --------
-    >>> scaled_size(1920, 1080, 640), scaled_size(640, 480, 640), scaled_size(1080, 1920, 640)
-    ((640, 360), None, (360, 640))
-    """
-    if not max_side or max(width, height) <= max_side:
-        return None
-    factor = max_side / max(width, height)
-    even = lambda v: max(2, 2 * int(v * factor / 2))  # noqa: E731  (round down: stay <= max_side)
-    return even(width), even(height)
 
 
 __all__ = ["HDR_MODES", "HWACCEL_MODES", "MediaInfo", "PyAVSource", "plan_conversion"]

@@ -1,0 +1,192 @@
+"""The in-process PyAV source: the same pixels as the ffmpeg command, HDR tone mapping against
+FFmpeg's zscale, GPU refusal, and names and files that are not what they seem."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vid2trail.errors import DecodeError
+from vid2trail.sources import open_source
+from vid2trail.video import ffmpeg_exe
+
+from conftest import SHARED_DATA, encode, invoke, make_frames, read_rgb
+
+FFMPEG = ffmpeg_exe()
+
+pytestmark = pytest.mark.usefixtures("in_tmp")
+
+
+def ffmpeg(*args: str | Path, data: bytes | None = None) -> bytes:
+    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-y", *[str(a) for a in args]]
+    return subprocess.run(cmd, input=data, capture_output=True, check=True).stdout
+
+
+def cli_frames(path: Path, chain: str, shape: tuple[int, int, int], dtype: str) -> np.ndarray:
+    """The frames the ffmpeg command gives with this filter chain (its own autorotation off:
+    the chain turns the picture itself)."""
+    pix_fmt = {"uint8": "rgb24", "uint16": "rgb48le"}[dtype]
+    raw = ffmpeg("-noautorotate", "-i", path, "-map", "0:v:0", "-vf", chain,
+                 "-pix_fmt", pix_fmt, "-f", "rawvideo", "-")  # fmt: skip
+    return np.frombuffer(raw, np.dtype(dtype).newbyteorder("<")).reshape(-1, *shape)
+
+
+def decoded(path: Path) -> tuple[np.ndarray, str, tuple[int, int, int], str]:
+    with open_source(path) as src:
+        frames = np.stack([f.pixels.copy() for f in src])
+        return frames, src.filter_chain, src.info.shape, src.info.dtype.name  # type: ignore[attr-defined]
+
+
+def ten_bit_clip(folder: Path) -> Path:
+    ramp = np.linspace(0, 65535, 96 * 64 * 3).astype("<u2").reshape(64, 96, 3)
+    frames = np.stack([ramp, ramp[::-1], ramp[:, ::-1]])
+    out = folder / "ten.mkv"
+    ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb48le", "-s", "96x64", "-r", "25", "-i", "-",
+           "-c:v", "libx265", "-x265-params", "log-level=none", "-pix_fmt", "yuv420p10le", out,
+           data=frames.tobytes())  # fmt: skip
+    return out
+
+
+def test_frames_are_the_ffmpeg_commands_own(tmp_path: Path) -> None:
+    h264 = encode(make_frames(12, 96, 64), tmp_path / "a.mp4", codec="h264")
+    rotated = tmp_path / "portrait.mp4"
+    ffmpeg("-display_rotation", "90", "-i", h264, "-c", "copy", rotated)
+    flipped = tmp_path / "flipped.mp4"
+    ffmpeg("-display_rotation", "180", "-display_hflip", "-i", h264, "-c", "copy", flipped)
+    clips = [h264, rotated, flipped, ten_bit_clip(tmp_path)]
+    clips += [p for p in sorted((SHARED_DATA / "codec-samples").glob("*"))[:3] if p.is_file()]
+    for clip in clips:
+        ours, chain, shape, dtype = decoded(clip)
+        np.testing.assert_array_equal(ours, cli_frames(clip, chain, shape, dtype), err_msg=chain)
+    assert decoded(rotated)[0].shape[1:] == (96, 64, 3)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "rotation-hevc").is_dir(), reason="../shared/data absent")
+def test_shared_phone_clips_are_the_ffmpeg_commands_own() -> None:
+    for clip in sorted((SHARED_DATA / "rotation-hevc").glob("*.mp4")):
+        ours, chain, shape, dtype = decoded(clip)
+        np.testing.assert_array_equal(ours, cli_frames(clip, chain, shape, dtype))
+
+
+def smooth_hdr_clip(folder: Path, transfer: str) -> Path:
+    """A 10-bit 4:2:0 BT.2020 clip of smooth colours (what a camera gives), PQ or HLG coded."""
+    y, x = np.mgrid[0:64, 0:96]
+    rgb = np.dstack([x / 96, y / 64, 0.5 + 0.5 * np.sin((x + y) / 30)]) * 65535
+    frames = np.stack([rgb, rgb[:, ::-1]]).astype("<u2")
+    out = folder / f"{transfer}.mkv"
+    tags = f"color_primaries=bt2020:color_trc={transfer}:colorspace=bt2020nc:range=tv"
+    ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb48le", "-s", "96x64", "-r", "25", "-i", "-",
+           "-vf", f"scale=out_color_matrix=bt2020:out_range=tv,format=yuv420p10le,setparams={tags}",
+           "-c:v", "ffv1", out, data=frames.tobytes())  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("transfer", ["smpte2084", "arib-std-b67"])
+def test_hdr_tone_mapping_matches_zscale_and_tonemap_hable(tmp_path: Path, transfer: str) -> None:
+    clip = smooth_hdr_clip(tmp_path, transfer)
+    ours = decoded(clip)[0].astype(np.float64) / 257  # 8-bit levels
+    chain = (f"zscale=min=2020_ncl:tin={transfer}:pin=bt2020:rin=limited:t=linear:npl=100,"
+             "format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
+             "zscale=t=bt709:m=bt709:r=full")  # fmt: skip
+    theirs = cli_frames(clip, chain, (64, 96, 3), "uint16").astype(np.float64) / 257
+    assert np.abs(ours - theirs).mean() <= 1.0  # within 1 level of an 8-bit output on average
+    assert np.percentile(np.abs(ours - theirs), 50) <= 0.5
+
+
+def test_hdr_keep_matches_zscale_linear_light(tmp_path: Path) -> None:
+    clip = smooth_hdr_clip(tmp_path, "arib-std-b67")
+    with open_source(clip, hdr="keep") as src:
+        ours = np.stack([f.pixels.copy() for f in src])
+    chain = ("zscale=min=2020_ncl:tin=arib-std-b67:pin=bt2020:rin=limited:t=linear:npl=203:"
+             "p=bt709,format=gbrpf32le")  # fmt: skip
+    raw = ffmpeg("-i", clip, "-vf", chain, "-f", "rawvideo", "-")
+    theirs = np.frombuffer(raw, "<f4").reshape(2, 3, 64, 96)[:, [2, 0, 1]].transpose(0, 2, 3, 1)
+    bright = theirs > 0.05
+    assert np.median(np.abs(ours - theirs)[bright] / theirs[bright]) < 0.02
+
+
+def test_hwaccel_cuda_without_a_gpu_is_one_line(tmp_path: Path) -> None:
+    import av
+
+    clip = encode(make_frames(6), tmp_path / "a.mp4", codec="h264")
+    try:
+        av.open(str(clip), hwaccel=av.codec.hwaccel.HWAccel("cuda")).close()
+        pytest.skip("this machine has an NVIDIA GPU: the refusal cannot be shown here")
+    except av.error.FFmpegError:
+        pass
+    result = invoke(clip, "--hwaccel", "cuda", "-o", "gpu.png")
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("Error: --hwaccel cuda: ")
+    assert line.endswith("; use --hwaccel auto or none")
+    assert not Path("gpu.png").exists()
+    auto = invoke(clip, "--hwaccel", "auto", "-o", "auto.png")
+    assert auto.exit_code == 0, auto.output
+    [note] = auto.stderr.splitlines()
+    assert note.startswith(f"Note: {clip}: --hwaccel auto: ") and note.endswith(
+        "; decoding in software")  # fmt: skip
+    assert invoke(clip, "-o", "plain.png").exit_code == 0
+    np.testing.assert_array_equal(read_rgb(Path("auto.png")), read_rgb(Path("plain.png")))
+    bad = invoke(clip, "--hwaccel", "vulkan")
+    assert (bad.exit_code, bad.stderr) == (2, "Error: --hwaccel 'vulkan': choose one of none, "
+                                              "auto, cuda\n")  # fmt: skip
+
+
+def test_a_file_name_with_colons_is_a_local_file(tmp_path: Path) -> None:
+    frames = make_frames(8)
+    clip = encode(frames, tmp_path / "x.mkv")
+    name = "timelapse-2024-01-01T22:00:00.mkv"
+    os.replace(clip, name)  # relative, in the working folder, as a camera names it
+    result = invoke(name, "-o", "still.png", "-q")
+    assert result.exit_code == 0, result.output
+    info = invoke("info", name, "--json")
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.stdout)["video"]["frame_count"] == 8
+
+
+def test_a_name_that_is_not_utf8_opens(tmp_path: Path) -> None:
+    frames = make_frames(8)
+    clip = encode(frames, tmp_path / "x.mkv")
+    odd = os.path.join(os.fsdecode(bytes(tmp_path)), os.fsdecode(b"nuit-\xe9t\xe9.mkv"))
+    os.replace(clip, odd)
+    with open_source(odd) as src:
+        got = np.stack([f.pixels.copy() for f in src])
+        assert src.frame_times()[-1] == pytest.approx(7 / 25)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(got, frames)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(DecodeError, match=r"pipe.mp4 is a named pipe \(FIFO\), not a file"):
+        open_source(fifo)
+
+
+def test_audio_only_input_says_what_it_holds(tmp_path: Path) -> None:
+    song = tmp_path / "song.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=d=0.5", "-c:a", "aac", song)
+    result = invoke(song)
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {song} has no video stream (it holds 1 audio (aac)): "
+                             "give a video file\n")  # fmt: skip
+
+
+def test_importing_the_package_starts_no_process_and_loads_no_decoder() -> None:
+    code = (
+        "import subprocess, sys\n"
+        "started = []\n"
+        "real = subprocess.Popen.__init__\n"
+        "subprocess.Popen.__init__ = lambda *a, **k: started.append(a) or real(*a, **k)\n"
+        "import vid2trail\n"
+        "vid2trail.__version__\n"
+        "print(started, sorted(m for m in ('av', 'cv2', 'numpy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    assert done.stdout.strip() == "[] []"

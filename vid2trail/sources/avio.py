@@ -1,0 +1,130 @@
+"""Opening a local file with FFmpeg (through PyAV) and reading its packets and frames.
+
+Only local, regular files are opened, under a URL that FFmpeg cannot mistake for a protocol.
+:func:`decode` is the one packet loop: it keeps going past a bad packet and notes what FFmpeg
+said, so a damaged file yields every frame that decodes.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import DecodeError, MissingDependencyError
+
+
+def import_av() -> Any:
+    """The ``av`` module (PyAV), or a one-line error naming the package to install."""
+    try:
+        import av
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise MissingDependencyError("decoding video needs PyAV: pip install av") from exc
+    return av
+
+
+def local_url(path: str) -> str:
+    """The URL that makes FFmpeg open ``path`` as a local file, whatever its name holds; "" for
+    a name that is not valid UTF-8 (the caller then opens a descriptor and names that).
+
+    A name with a colon (``2024-01-01T22:00:00.mp4``) would otherwise be read as a protocol;
+    the ``file:`` protocol takes the rest as a path.
+
+    Examples
+    --------
+    >>> local_url("/videos/a:b.mp4")
+    'file:/videos/a:b.mp4'
+    """
+    absolute = os.path.abspath(path)
+    try:
+        absolute.encode("utf-8")
+    except UnicodeEncodeError:
+        return ""
+    return "file:" + absolute
+
+
+def check_regular_file(path: str) -> None:
+    """Refuse a folder, an empty file, and anything that is not a regular file (a FIFO, a socket,
+    a device): FFmpeg would block on a FIFO whose writer never comes."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise DecodeError(f"{path} cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise DecodeError(f"{path} is a folder, not a video: give the video file inside it")
+    if not stat.S_ISREG(mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a device")  # fmt: skip
+        raise DecodeError(f"{path} is {kind}, not a file: save the video to a file first")
+    if os.path.getsize(path) == 0:
+        raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
+
+
+def decode(container: Any, stream: Any, errors: list[str]) -> Iterator[Any]:
+    """Every frame of ``stream`` that decodes; a bad packet is noted in ``errors`` and skipped,
+    a demuxer error (a truncated file) ends the stream after the frames already read.
+
+    FFmpeg's log stays off (PyAV's default): its callback takes the GIL from FFmpeg's own
+    threads, which can deadlock against a decode in progress. Damage shows through the flags
+    FFmpeg sets on packets and frames, and through errors.
+    """
+    av = import_av()
+    demux = container.demux(stream)
+    while True:
+        try:
+            packet = next(demux)
+        except StopIteration:
+            return
+        except av.error.FFmpegError as exc:
+            errors.append(f"demuxing stopped: {exc.strerror or exc}")
+            packet = None
+        if packet is not None and packet.is_corrupt:
+            errors.append("a corrupt packet")
+        try:
+            for frame in stream.decode(packet):
+                if frame.is_corrupt:
+                    errors.append("a corrupt frame was concealed")
+                yield frame
+        except av.error.FFmpegError as exc:
+            errors.append(f"error while decoding: {exc.strerror or exc}")
+        if packet is None:
+            return
+
+
+def tag_seconds(text: str | None) -> float | None:
+    """Seconds of a duration tag such as Matroska's ``00:01:02.500000000``; None if none.
+
+    Examples
+    --------
+    >>> tag_seconds("00:01:02.500000000"), tag_seconds(None)
+    (62.5, None)
+    """
+    if not text:
+        return None
+    try:
+        hours, minutes, seconds = str(text).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def peak_nits(side: Any, kinds: Any) -> float | None:
+    """The stream's brightest light from a frame's HDR side data: MaxCLL, else the mastering
+    display's peak (FFmpeg's own order), in cd/m2."""
+    light = side.get(kinds.CONTENT_LIGHT_LEVEL) if hasattr(kinds, "CONTENT_LIGHT_LEVEL") else None
+    if light is not None and len(bytes(light)) >= 8:
+        max_cll = struct.unpack("<I", bytes(light)[:4])[0]
+        if max_cll:
+            return float(max_cll)
+    mastering = side.get(kinds.MASTERING_DISPLAY_METADATA) if hasattr(
+        kinds, "MASTERING_DISPLAY_METADATA") else None  # fmt: skip
+    if mastering is not None and len(bytes(mastering)) >= 88:
+        num, den, _, has_luminance = struct.unpack("<iiii", bytes(mastering)[72:88])
+        if has_luminance and den:
+            return num / den
+    return None
+
+
+__all__ = ["check_regular_file", "decode", "import_av", "local_url", "peak_nits", "tag_seconds"]

@@ -1,0 +1,175 @@
+"""Decoded frames to RGB arrays: the FFmpeg filter chain that converts them, run in-process.
+
+:func:`plan_conversion` chooses the chain for a stream (rotation, matrix, range, bit depth, HDR);
+:class:`Conversion` runs it through a per-thread libavfilter graph, so the pixels are the ones the
+``ffmpeg`` command gives with the same chain, and :func:`plane_view` hands them to numpy without
+a copy.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .avio import import_av
+from .media import StreamInfo, bits_per_sample, default_matrix, is_yuv
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How one decoded frame becomes an ``H x W x 3`` RGB array: an FFmpeg filter chain.
+
+    The chain is what the ``ffmpeg`` command would build: the display rotation first, then a
+    preview's area-average shrink, then ``scale`` with the stream's matrix and range and the
+    ``format`` of the output. Built by libavfilter, it gives the same pixels as that command, bit
+    for bit, and its frames come from a pool, so converting allocates nothing per frame. ``hdr``
+    is the tone-mapping or linear-light step of :mod:`vid2trail.color` that runs after it.
+    """
+
+    filters: tuple[tuple[str, str], ...]
+    out_format: str
+    hdr: Any = None
+
+    def describe(self) -> str:
+        """The chain as FFmpeg writes it (``vid2trail info``'s conversion line)."""
+        chain = ",".join(f"{name}={args}" if args else name for name, args in self.filters)
+        return chain + (f"; then {self.hdr.describe()}" if self.hdr is not None else "")
+
+    def with_size(self, size: tuple[int, int]) -> Conversion:
+        """The same conversion, shrinking to ``size`` (after the display rotation) first."""
+        turns = [f for f in self.filters if f[0] in ("transpose", "hflip", "vflip")]
+        rest = [f for f in self.filters if f not in turns and not f[1].endswith(":flags=area")]
+        shrink = ("scale", f"{size[0]}:{size[1]}:flags=area")
+        return replace(self, filters=(*turns, shrink, *rest))
+
+    def __call__(self, frame: Any) -> tuple[Any, np.ndarray]:
+        """Convert ``frame``; returns the frame that owns the pixels and the array itself."""
+        graph = _graphs.get(self, frame)
+        graph.push(frame)
+        out = graph.pull()
+        pixels = plane_view(out)
+        if self.hdr is not None:
+            pixels = self.hdr(pixels)
+        return out, pixels
+
+
+class _GraphCache(threading.local):
+    """One configured filter graph per thread and input format (graphs are not thread-safe)."""
+
+    def __init__(self) -> None:
+        self.graphs: dict[tuple[object, ...], Any] = {}
+
+    def get(self, conversion: Conversion, frame: Any) -> Any:
+        key = (conversion.filters, frame.width, frame.height, frame.format.name)
+        graph = self.graphs.get(key)
+        if graph is None:
+            av = import_av()
+            graph = av.filter.Graph()
+            last = graph.add_buffer(
+                width=frame.width, height=frame.height, format=frame.format.name,
+                time_base=frame.time_base or Fraction(1, 90000),
+            )  # fmt: skip
+            for name, args in conversion.filters:
+                node = graph.add(name, args) if args else graph.add(name)
+                last.link_to(node)
+                last = node
+            sink = graph.add("buffersink")
+            last.link_to(sink)
+            graph.configure()
+            if len(self.graphs) > 8:
+                self.graphs.clear()
+            self.graphs[key] = graph
+        return graph
+
+
+_graphs = _GraphCache()
+
+
+def plane_view(frame: Any) -> np.ndarray:
+    """A zero-copy ``H x W x C`` numpy view of a packed RGB frame's pixels (or of planar float
+    G, B, R planes, stacked into a new array).
+
+    Examples
+    --------
+    >>> import av
+    >>> f = av.VideoFrame(4, 2, "rgb24")
+    >>> plane_view(f).shape
+    (2, 4, 3)
+    """
+    name = frame.format.name
+    if name == "gbrpf32le":
+        g, b, r = (
+            np.frombuffer(p, np.float32).reshape(frame.height, p.line_size // 4)[:, : frame.width]
+            for p in frame.planes
+        )
+        return np.dstack((r, g, b))
+    dtype = np.dtype("<u2") if name == "rgb48le" else np.dtype(np.uint8)
+    plane = frame.planes[0]
+    row = plane.line_size // dtype.itemsize
+    flat = np.frombuffer(plane, dtype).reshape(frame.height, row)
+    return flat[:, : frame.width * 3].reshape(frame.height, frame.width, 3)
+
+
+def plan_conversion(stream: StreamInfo, hdr: str = "tonemap") -> tuple[Conversion, str]:
+    """The conversion to RGB for one stream, and a sentence saying what it does ("" if nothing
+    worth saying).
+
+    YUV is converted with the stream's matrix and range (:func:`.media.default_matrix`; untagged
+    range is limited "tv" range, ``yuvj`` formats are full range), to ``rgb24`` for 8-bit sources
+    and ``rgb48le`` for deeper ones. HDR (PQ, HLG) becomes float RGB here and goes on through
+    :class:`vid2trail.color.HdrToSdr`: tone-mapped, or linear light with ``hdr="keep"``.
+
+    Examples
+    --------
+    >>> s = StreamInfo(0, "video", "h264", pix_fmt="yuv420p", width=1920, height=1080)
+    >>> plan_conversion(s)[0].describe()
+    'scale=in_color_matrix=bt709:in_range=tv:out_range=pc,format=rgb24'
+    """
+    out = "rgb48le" if bits_per_sample(stream.pix_fmt) > 8 else "rgb24"
+    turn = stream.display_filters
+    if not is_yuv(stream.pix_fmt):
+        return Conversion((*turn, ("format", out)), out), ""
+    if stream.dolby_vision_profile == 5:
+        # Profile 5 codes IPTPQc2, not YUV: without the Dolby reshaping the picture is green and
+        # purple, and no FFmpeg filter undoes it.
+        chain = (*turn, ("scale", "in_range=tv:out_range=pc"), ("format", out))
+        return Conversion(chain, out), (
+            "Dolby Vision profile 5 has no standard base layer: colours will be wrong; "
+            "export the clip from the phone as HDR10 or SDR first"
+        )
+    matrix = default_matrix(stream)
+    full = stream.color_range == "pc" or stream.pix_fmt.startswith("yuvj")
+    colour = ("scale", f"in_color_matrix={matrix}:in_range={'pc' if full else 'tv'}:out_range=pc")
+    if stream.hdr:
+        from ..hdr import HdrToSdr
+
+        # As FFmpeg's zscale reads 4:2:0 HDR: chroma sited left (the H.264/HEVC default),
+        # interpolated bilinearly. swscale's own default (centred) shifts saturated edges by
+        # several levels once the PQ or HLG curve has amplified them.
+        colour = (colour[0], colour[1] + ":flags=bilinear:in_chroma_loc=left")
+
+        step = HdrToSdr.for_stream(stream, keep=hdr == "keep", deep=out == "rgb48le")
+        return Conversion((*turn, colour, ("format", "gbrpf32le")), "gbrpf32le", step), step.note()
+    return Conversion((*turn, colour, ("format", out)), out), ""
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int] | None:
+    """Even ``(width, height)`` whose longer side is at most ``max_side``; None if already small.
+
+    Examples
+    --------
+    >>> scaled_size(1920, 1080, 640), scaled_size(640, 480, 640), scaled_size(1080, 1920, 640)
+    ((640, 360), None, (360, 640))
+    """
+    if not max_side or max(width, height) <= max_side:
+        return None
+    factor = max_side / max(width, height)
+    even = lambda v: max(2, 2 * int(v * factor / 2))  # noqa: E731  (round down: stay <= max_side)
+    return even(width), even(height)
+
+
+__all__ = ["Conversion", "plan_conversion", "plane_view", "scaled_size"]
