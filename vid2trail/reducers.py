@@ -212,8 +212,10 @@ class SumReducer:
 
     name = "sum"
     linear = True
-    #: Integer frames held before one pass over the accumulator.
+    #: Integer frames held before one pass over the accumulator ...
     BATCH = 4
+    #: ... and at most this many bytes of them (two 4K frames).
+    _HELD_BYTES = 64 << 20
     #: Rows of a band: the scratch (rows x width x channels float64) fits in a core's cache.
     _BAND_BYTES = 1 << 19
 
@@ -232,7 +234,7 @@ class SumReducer:
             copy = self._spare.pop() if self._spare else np.empty_like(pixels)
             np.copyto(copy, pixels)
             self._held.append(copy)
-            if len(self._held) == self.BATCH:
+            if len(self._held) >= max(1, min(self.BATCH, self._HELD_BYTES // pixels.nbytes)):
                 self._flush()
         self.count += 1
 

@@ -62,9 +62,14 @@ def check_regular_file(path: str) -> None:
         raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
 
 
-def decode(container: Any, stream: Any, errors: list[str]) -> Iterator[Any]:
+def decode(
+    container: Any, stream: Any, errors: list[str], *, keyframes_only: bool = False
+) -> Iterator[Any]:
     """Every frame of ``stream`` that decodes; a bad packet is noted in ``errors`` and skipped,
     a demuxer error (a truncated file) ends the stream after the frames already read.
+
+    ``keyframes_only`` sends the decoder only the packets flagged as keyframes (a preview): they
+    decode on their own, and the others are never even handed to it.
 
     FFmpeg's log stays off (PyAV's default): its callback takes the GIL from FFmpeg's own
     threads, which can deadlock against a decode in progress. Damage shows through the flags
@@ -82,6 +87,8 @@ def decode(container: Any, stream: Any, errors: list[str]) -> Iterator[Any]:
             packet = None
         if packet is not None and packet.is_corrupt:
             errors.append("a corrupt packet")
+        if keyframes_only and packet is not None and packet.size and not packet.is_keyframe:
+            continue
         try:
             for frame in stream.decode(packet):
                 if frame.is_corrupt:

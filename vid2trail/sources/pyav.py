@@ -513,7 +513,7 @@ class PyAVSource(SourceBase):
                 if seek_pts is not None:
                     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
                 index: int | None = None if seek_pts is not None else -1
-                for decoded in decode(container, stream, errors):
+                for decoded in decode(container, stream, errors, keyframes_only=keys is not None):
                     if keys is not None:  # keyframes only: number them by their times
                         index = bisect.bisect_left(pts, decoded.pts or 0)
                     elif index is None:
