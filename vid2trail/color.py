@@ -158,6 +158,7 @@ def to_output(
     normalize: str = "none",
     gain: float = 1.0,
     transfer: str = "srgb",
+    divisor: float = 1.0,
 ) -> np.ndarray:
     """Turn a reducer's result into an image of ``out_dtype`` (uint8, uint16, float32 or float64).
 
@@ -177,6 +178,9 @@ def to_output(
     transfer : {"srgb", "linear"}
         ``linear`` (float ``out_dtype`` only) returns the normalized linear light itself, not
         clipped to ``[0, 1]`` and not sRGB-encoded: what ``--bit-depth 32`` and FITS hold.
+    divisor : float
+        A linear ``result`` is light x ``divisor`` (a mean's running sum and its frame count):
+        it is divided a band of rows at a time, so no full-size quotient is made.
 
     Returns
     -------
@@ -206,13 +210,18 @@ def to_output(
         if out.kind != "f":
             raise UsageError(f"linear output needs a float dtype, not {out}")
         light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)
+        if divisor != 1.0:
+            light = light / divisor
         factor = normalization_scale(light, normalize) * gain
         return (light * factor if factor != 1.0 else light).astype(out)
     if not linear and parse_normalize(normalize) == "none" and gain == 1.0:
         return _rescale_codes(result, out)
     light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)
-    factor = normalization_scale(light, normalize) * gain
-    return _encode_rows(light, factor, out)
+    if parse_normalize(normalize) == "none":
+        factor = gain
+    else:  # the statistic of light / divisor is the statistic of light, divided
+        factor = normalization_scale(light, normalize) * divisor * gain
+    return _encode_rows(light, factor, out, divisor)
 
 
 #: Rows encoded at once by :func:`to_output`: its float64 temporaries stay a few MB, not
@@ -220,15 +229,21 @@ def to_output(
 _ENCODE_ROWS = 64
 
 
-def _encode_rows(light: np.ndarray, factor: float, out: np.dtype) -> np.ndarray:
-    """``light`` x ``factor``, clipped to [0, 1], sRGB-encoded into ``out``, a band of rows at a
-    time (integer outputs rounded to the nearest code)."""
+def _encode_rows(
+    light: np.ndarray, factor: float, out: np.dtype, divisor: float = 1.0
+) -> np.ndarray:
+    """``light`` / ``divisor`` x ``factor``, clipped to [0, 1], sRGB-encoded into ``out``, a band
+    of rows at a time (integer outputs rounded to the nearest code)."""
     encoded = np.empty(light.shape, out)
     top = np.iinfo(out).max if out.kind != "f" else None
     rows = light.reshape(light.shape[0], -1) if light.ndim > 1 else light.reshape(1, -1)
     dest = encoded.reshape(rows.shape)
     for y in range(0, rows.shape[0], _ENCODE_ROWS):
-        band = rows[y : y + _ENCODE_ROWS] * factor if factor != 1.0 else rows[y : y + _ENCODE_ROWS]
+        band = rows[y : y + _ENCODE_ROWS]
+        if divisor != 1.0:
+            band = band / divisor
+        if factor != 1.0:
+            band = band * factor
         values = linear_to_srgb(np.clip(band, 0.0, 1.0))
         if top is None:
             dest[y : y + _ENCODE_ROWS] = values

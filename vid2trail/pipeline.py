@@ -29,7 +29,7 @@ from .parallel import (
     reduce_segments,
     split_range,
 )
-from .reducers import Reducer, make_reducer
+from .reducers import MeanReducer, Reducer, SumReducer, make_reducer
 from .select import (
     FrameRange,
     Position,
@@ -498,8 +498,15 @@ def render(
     [200, 200, 200]
     """
     chosen = DEFAULT_NORMALIZE.get(reducer.name, "none") if normalize is None else normalize
+    if isinstance(reducer, MeanReducer) and reducer.count:
+        # The running sum, divided band by band as it is encoded: no full-size quotient (200 MB
+        # for a 4K mean).
+        result, divisor = SumReducer.result(reducer), float(reducer.count)
+    else:
+        result, divisor = reducer.result(), 1.0
     return to_output(
-        reducer.result(),
+        result,
+        divisor=divisor,
         linear=reducer.linear,
         out_dtype=out_dtype,
         normalize=chosen,
