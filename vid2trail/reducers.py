@@ -21,6 +21,8 @@ Optional hooks a reducer may have, which :func:`vid2trail.pipeline.run_reducers`
 from __future__ import annotations
 
 import inspect
+import os
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import cv2
@@ -72,7 +74,8 @@ class _Extremum:
             # Calibrated frames arrive as float linear light; integer frames are sRGB codes.
             self.linear = pixels.dtype.kind == "f"
         else:
-            self._ufunc(self._acc, pixels, out=self._acc)
+            acc, ufunc = self._acc, self._ufunc
+            in_row_halves(lambda a, b: ufunc(acc[a:b], pixels[a:b], out=acc[a:b]), len(acc))
 
     def combine(self, other: Reducer) -> Reducer:
         _check_same(self, other)
@@ -246,16 +249,20 @@ class SumReducer:
         lut = decode_lut(held[0].dtype.name)
         eight_bit = held[0].dtype == np.uint8
         rows = max(1, self._BAND_BYTES // max(1, acc[0].nbytes))
-        term = np.empty((rows, *acc.shape[1:]), np.float64)
-        for y in range(0, acc.shape[0], rows):
-            n = min(rows, acc.shape[0] - y)
-            extra, into = term[:n], acc[y : y + n]
-            for frame in held:  # in order: the same sums as one frame at a time, bit for bit
-                if eight_bit:  # OpenCV's lookup: the same values as take(), much faster
-                    cv2.LUT(frame[y : y + n], lut, dst=extra)
-                else:
-                    np.take(lut, frame[y : y + n], out=extra)
-                cv2.add(into, extra, dst=into)
+
+        def add_rows(top: int, bottom: int) -> None:
+            term = np.empty((rows, *acc.shape[1:]), np.float64)
+            for y in range(top, bottom, rows):
+                n = min(rows, bottom - y)
+                extra, into = term[:n], acc[y : y + n]
+                for frame in held:  # in order: the same sums as one frame at a time, bit for bit
+                    if eight_bit:  # OpenCV's lookup: the same values as take(), much faster
+                        cv2.LUT(frame[y : y + n], lut, dst=extra)
+                    else:
+                        np.take(lut, frame[y : y + n], out=extra)
+                    cv2.add(into, extra, dst=into)
+
+        in_row_halves(add_rows, acc.shape[0])
         self._spare.extend(held)
         self._held = []
 
@@ -362,6 +369,32 @@ class MaxMeanReducer:
         for partial in filled:
             total += linear_into(partial.result(), scratch)
         return total / len(filled)
+
+
+_halves_pool: Any = None
+#: Below this many rows a frame is folded in one piece (threads cost more than they save).
+_MIN_SPLIT_ROWS = 256
+
+
+def in_row_halves(work: Callable[[int, int], None], rows: int) -> None:
+    """Run ``work(top, bottom)`` over the rows of a frame, the two halves at once on two cores.
+
+    The decoder's own threads leave the CPU partly idle between frames; numpy's and OpenCV's
+    kernels release the GIL, so a second thread folds the lower half meanwhile. Each row is
+    still updated in the same order, so results are bit-identical to one thread.
+    """
+    global _halves_pool
+    if rows < _MIN_SPLIT_ROWS or (os.cpu_count() or 1) < 2:
+        work(0, rows)
+        return
+    if _halves_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _halves_pool = ThreadPoolExecutor(1, thread_name_prefix="vid2trail-fold")
+    middle = rows // 2
+    lower = _halves_pool.submit(work, middle, rows)
+    work(0, middle)
+    lower.result()
 
 
 def _check_same(a: Reducer, b: Reducer) -> None:
