@@ -74,8 +74,9 @@ class _Extremum:
             # Calibrated frames arrive as float linear light; integer frames are sRGB codes.
             self.linear = pixels.dtype.kind == "f"
         else:
-            acc, ufunc = self._acc, self._ufunc
-            in_row_halves(lambda a, b: ufunc(acc[a:b], pixels[a:b], out=acc[a:b]), len(acc))
+            # One pass in one thread: an extremum is bound by memory, and splitting it measured
+            # no faster (a mean's table lookup is bound by arithmetic, and splits well).
+            self._ufunc(self._acc, pixels, out=self._acc)
 
     def combine(self, other: Reducer) -> Reducer:
         _check_same(self, other)
