@@ -291,9 +291,14 @@ def stack_command(
         ),
     ] = 3.0,
     iterations: Annotated[
-        int,
-        typer.Option(metavar="N", help="sigma/winsor: rejection passes after the statistics pass."),
-    ] = 1,
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="sigma/winsor: rejection passes after the statistics pass. Default: 1 for "
+            "sigma, 2 for winsor.",
+            show_default=False,
+        ),
+    ] = None,
     buffers: Annotated[
         int,
         typer.Option(metavar="K", help="maxmean: max stacks fed round-robin, then averaged."),
