@@ -111,38 +111,55 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised wherever the program is, so that it cleans up exactly like Ctrl-C."""
+    """A stopping signal, raised wherever the program is, so that it cleans up exactly like
+    Ctrl-C; ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: Signals that stop a run the way Ctrl-C does, and the word the message starts with: ``kill``,
+#: ``timeout`` or a scheduler (SIGTERM), a closed terminal or a dropped ssh session (SIGHUP),
+#: Ctrl-\ (SIGQUIT).
+STOPPING_SIGNALS = {
+    getattr(signal, name): word
+    for name, word in (("SIGTERM", "Terminated"), ("SIGHUP", "Hung up (SIGHUP)"),
+                       ("SIGQUIT", "Quit (SIGQUIT)"))
+    if hasattr(signal, name)
+}  # fmt: skip
 
 
 @contextmanager
 def sigterm_cleans_up() -> Iterator[None]:
-    """Turn SIGTERM (``kill``, ``timeout``, a container or job scheduler stopping the run) into
-    :class:`Terminated` while a command runs: the default action would kill the process on the
-    spot and leave temporary files, a median's scratch file and ffmpeg behind.
+    """Turn SIGTERM, SIGHUP and SIGQUIT into :class:`Terminated` while a command runs: their
+    default actions would kill the process on the spot and leave the hidden temporary video, a
+    median's scratch file and an ffmpeg encoder behind.
 
     Examples
     --------
     >>> with sigterm_cleans_up():
-    ...     signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ...     signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL
     True
     """
 
     def terminate(signum: int, frame: object) -> None:
-        raise Terminated
+        raise Terminated(signum)
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (e.g. the CLI called from a worker thread)
         return
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {signum: signal.signal(signum, terminate) for signum in STOPPING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def reports_errors(func: F) -> F:
     """Turn library errors into one ``Error:`` line and an exit code; Ctrl-C into exit 130,
-    SIGTERM into exit 143 after the same clean-up.
+    SIGTERM, SIGHUP and SIGQUIT into 128 + the signal's number after the same clean-up.
 
     Warnings the library issues (a truncated file, frames lost) are printed as one ``Warning:``
     line each on stderr, after the command's own output.
@@ -155,9 +172,10 @@ def reports_errors(func: F) -> F:
                 return func(*args, **kwargs)
         except Vid2TrailError as exc:
             raise _fail(str(exc), 2 if exc.usage else 1) from None
-        except Terminated:
-            typer.echo("Terminated: no half-written file was left behind.", err=True)
-            raise typer.Exit(128 + signal.SIGTERM) from None
+        except Terminated as stop:
+            word = STOPPING_SIGNALS.get(stop.signum, "Terminated")
+            typer.echo(f"{word}: no half-written file was left behind.", err=True)
+            raise typer.Exit(128 + stop.signum) from None
         except KeyboardInterrupt:
             typer.echo("Interrupted: no half-written file was left behind.", err=True)
             raise typer.Exit(130) from None

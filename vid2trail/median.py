@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -164,9 +165,14 @@ class MedianReducer:
     def _spill(self) -> None:
         fd, self._path = tempfile.mkstemp(prefix="vid2trail-median-", suffix=".raw",
                                           dir=self.temp_dir)  # fmt: skip
-        # Removes the cache even if this reducer is dropped without close().
-        self._finalizer = weakref.finalize(self, _remove, self._path)
-        self._handle = os.fdopen(fd, "wb")
+        self._handle = os.fdopen(fd, "w+b")
+        if os.name == "posix":
+            # Only the open descriptor keeps the cache: the kernel frees it when the process
+            # ends, however it ends (SIGKILL and the OOM killer included).
+            _remove(self._path)
+        # Closes (and, where the name remains, removes) the cache even if this reducer is
+        # dropped without close().
+        self._finalizer = weakref.finalize(self, _release, self._handle, self._path)
         self.spilled = True
         held, self._held = self._held, []
         for frame in held:
@@ -243,14 +249,12 @@ class MedianReducer:
             out = np.empty((r1 - r0, c1 - c0, channels), self._dtype)
         row_bytes = width * channels * itemsize
         start = k * height * row_bytes + r0 * row_bytes + c0 * channels * itemsize
-        with open(self._path, "rb", buffering=0) as reader:  # type: ignore[arg-type]
-            if c0 == 0 and c1 == width:
-                reader.seek(start)
-                reader.readinto(memoryview(out).cast("B"))
-            else:
-                for r in range(r1 - r0):
-                    reader.seek(start + r * row_bytes)
-                    reader.readinto(memoryview(out[r]).cast("B"))
+        fd = self._handle.fileno()  # type: ignore[attr-defined]
+        if c0 == 0 and c1 == width:
+            _read_at(fd, memoryview(out).cast("B"), start)
+        else:
+            for r in range(r1 - r0):
+                _read_at(fd, memoryview(out[r]).cast("B"), start + r * row_bytes)
         return out
 
     def _compute(self) -> np.ndarray:
@@ -299,3 +303,25 @@ def _extent(window: tuple[slice, slice], shape: tuple[int, ...]) -> tuple[int, i
 def _remove(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
+
+
+def _release(handle: Any, path: str) -> None:
+    """Close the cache's file and remove its name if it still has one."""
+    with contextlib.suppress(OSError):
+        handle.close()
+    _remove(path)
+
+
+def _read_at(fd: int, into: memoryview, offset: int) -> None:
+    """Fill ``into`` from ``fd`` at ``offset`` (positioned reads: the file position is shared)."""
+    done = 0
+    while done < len(into):
+        if hasattr(os, "preadv"):
+            got = os.preadv(fd, [into[done:]], offset + done)
+        else:  # pragma: no cover - Windows
+            chunk = os.pread(fd, len(into) - done, offset + done)
+            into[done : done + len(chunk)] = chunk
+            got = len(chunk)
+        if not got:
+            raise OSError(f"the median's cache ended early at byte {offset + done}")
+        done += got
