@@ -302,18 +302,23 @@ def memory_check(clip: str, out: Path) -> None:
 def resolution_check(frames: int, reps: int) -> None:
     """Peak RSS and time of max and mean on a generated 4K clip, beside ffmpeg decoding it."""
     clip = str(make_dark_clip(CACHE / f"dark2160-{frames}.mp4", frames, 3840, 2160))
+    extra = {"vid2trail max": [], "vid2trail mean": ["-m", "mean"]}
+    results = side_by_side(clip, extra, reps)
+    report(f"{clip}: dark 4K H.264, {frames} frames ({reps} reps)", results)
+
+
+def side_by_side(clip: str, runs: dict[str, list[str]], reps: int) -> dict[str, list[Result]]:
+    """The decoder limit of ``clip`` and one vid2trail run per entry of ``runs`` (its extra
+    options), each writing a still into a temporary folder, measured interleaved."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         v2t = [PY, "-m", "vid2trail", clip, "-q", "-y", "--workers", "1"]
-        tasks = [
-            ("ffmpeg decode -> rgb24 (limit)",
-             [ffmpeg(), "-hide_banner", "-nostdin", "-i", clip, "-pix_fmt", "rgb24", "-f",
-              "null", "-"]),
-            ("vid2trail max", [*v2t, "-o", str(out / "max.png")]),
-            ("vid2trail mean", [*v2t, "-m", "mean", "-o", str(out / "mean.png")]),
-        ]  # fmt: skip
-        results = measure(tasks, reps)
-    report(f"{clip}: dark 4K H.264, {frames} frames ({reps} reps)", results)
+        limit = [ffmpeg(), "-hide_banner", "-nostdin", "-i", clip, "-pix_fmt", "rgb24", "-f",
+                 "null", "-"]  # fmt: skip
+        tasks = [("ffmpeg decode -> rgb24 (limit)", limit)]
+        tasks += [(name, [*v2t, *extra, "-o", str(out / f"{k}.png")])
+                  for k, (name, extra) in enumerate(runs.items())]  # fmt: skip
+        return measure(tasks, reps)
 
 
 def machine() -> str:
@@ -340,17 +345,8 @@ def machine() -> str:
 def preview_check(frames: int, reps: int) -> None:
     """Full-size max against --preview on a clip with per-frame sensor noise."""
     clip = str(make_clip(CACHE / f"noisy1080-{frames}-g25.mp4", frames, noise=12))
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        v2t = [PY, "-m", "vid2trail", clip, "-q", "-y", "--workers", "1"]
-        tasks = [
-            ("ffmpeg decode -> rgb24 (limit)",
-             [ffmpeg(), "-hide_banner", "-nostdin", "-i", clip, "-pix_fmt", "rgb24", "-f",
-              "null", "-"]),
-            ("vid2trail max", [*v2t, "-o", str(out / "full.png")]),
-            ("vid2trail max --preview", [*v2t, "--preview", "-o", str(out / "prev.png")]),
-        ]  # fmt: skip
-        results = measure(tasks, reps)
+    results = side_by_side(clip, {"vid2trail max": [], "vid2trail max --preview": ["--preview"]},
+                           reps)  # fmt: skip
     report(f"{clip}: noisy 1080p H.264, {frames} frames ({reps} reps)", results)
     full = statistics.median(t for t, _, _ in results["vid2trail max"])
     prev = statistics.median(t for t, _, _ in results["vid2trail max --preview"])

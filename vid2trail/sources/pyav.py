@@ -199,23 +199,6 @@ class PyAVSource(SourceBase):
         if notes is not None:
             notes.append(f"--hwaccel auto: {reason}; decoding in software")
         return av.open(url, **kwargs)
-        from av.codec.hwaccel import HWAccel, hwdevices_available
-
-        if "cuda" in hwdevices_available():
-            try:
-                accel = HWAccel("cuda", allow_software_fallback=self.hwaccel == "auto")
-                accel.create(None) if hasattr(accel, "create") else None
-                return accel
-            except av.error.FFmpegError as exc:
-                reason = f"no NVIDIA GPU or driver could be opened ({exc.strerror or exc})"
-        else:
-            reason = "this PyAV's FFmpeg has no CUDA support"
-        if self.hwaccel == "cuda":
-            raise UsageError(f"--hwaccel cuda: {reason}; use --hwaccel auto or none")
-        self.hwaccel = "none"
-        if notes is not None:
-            notes.append(f"--hwaccel auto: {reason}; decoding in software")
-        return None
 
     def _choose_stream(self, number: int | None) -> StreamInfo:
         try:
