@@ -190,3 +190,63 @@ def test_importing_the_package_starts_no_process_and_loads_no_decoder() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)  # fmt: skip
     assert done.stdout.strip() == "[] []"
+
+
+def test_a_vertical_flip_alone_is_applied_to_rgb_frames() -> None:
+    import av
+
+    from vid2trail.sources.convert import Conversion
+
+    pixels = make_frames(1, 16, 8)[0]
+    frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+    _, flipped = Conversion((("vflip", ""), ("format", "rgb24")), "rgb24")(frame)
+    np.testing.assert_array_equal(flipped, pixels[::-1])
+
+
+def test_no_false_damage_warning_for_trimmed_or_variable_rate_files(tmp_path: Path) -> None:
+    import warnings
+
+    whole = encode(make_frames(60), tmp_path / "whole.mp4", codec="h264", extra=("-g", "30"))
+    trimmed = tmp_path / "trim.mp4"  # a stream copy: the edit list hides 17 frames before 0.7 s
+    ffmpeg("-ss", "0.7", "-i", whole, "-c", "copy", trimmed)
+    vfr = tmp_path / "vfr.mkv"
+    ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x48", "-r", "25", "-i", "-", "-vf",
+           "setpts='if(lt(N,20),N,20+(N-20)*2)/25/TB'", "-fps_mode", "passthrough", "-c:v",
+           "ffv1", vfr, data=make_frames(41).tobytes())  # fmt: skip
+    for clip in (trimmed, vfr):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with open_source(clip) as src:
+                count = sum(1 for _ in src)
+                assert count == len(src.frame_times())  # type: ignore[attr-defined]
+
+
+def test_a_mean_with_a_black_percentile_stays_a_mean() -> None:
+    from vid2trail.pipeline import render
+    from vid2trail.reducers import make_reducer
+
+    frames = np.zeros((10, 32, 32, 3), np.float64)
+    frames[0, 0, 0] = 0.05  # one faint pixel: the 99.5th percentile is black
+    mean = make_reducer("mean")
+    for frame in frames:
+        mean.update(frame)
+    got = render(mean, out_dtype=np.uint8, normalize="p99.5")
+    from vid2trail.color import to_output
+
+    want = to_output(frames.mean(axis=0), linear=True, out_dtype=np.uint8, normalize="p99.5")
+    np.testing.assert_array_equal(got, want)
+    assert got[0, 0].tolist() == [16, 16, 16]  # the mean's 0.005, not the sum's 0.05 (63)
+
+
+def test_a_signal_the_parent_ignores_stays_ignored() -> None:
+    import signal
+
+    from vid2trail.cli import sigterm_cleans_up
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts a command
+    try:
+        with sigterm_cleans_up():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGHUP, before)

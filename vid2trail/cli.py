@@ -149,7 +149,12 @@ def sigterm_cleans_up() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (e.g. the CLI called from a worker thread)
         return
-    previous = {signum: signal.signal(signum, terminate) for signum in STOPPING_SIGNALS}
+    # A signal the parent set to be ignored (``nohup``, a background job) stays ignored.
+    previous = {
+        signum: signal.signal(signum, terminate)
+        for signum in STOPPING_SIGNALS
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:

@@ -140,14 +140,24 @@ def normalization_scale(linear: np.ndarray, normalize: str) -> float:
     >>> normalization_scale(np.array([0.0, 0.25, 0.5]), "max")
     2.0
     """
+    level = normalization_level(linear, normalize)
+    return 1.0 / level if level > 0 else 1.0
+
+
+def normalization_level(linear: np.ndarray, normalize: str) -> float:
+    """The statistic of ``linear`` that ``normalize`` maps to white (0 for ``none``).
+
+    Examples
+    --------
+    >>> normalization_level(np.array([0.0, 0.25, 0.5]), "max")
+    0.5
+    """
     mode = parse_normalize(normalize)
     if mode == "none":
-        return 1.0
+        return 0.0
     if mode == "max":
-        level = float(linear.max(initial=0.0))
-    else:
-        level = float(np.percentile(linear, float(mode[1:])))
-    return 1.0 / level if level > 0 else 1.0
+        return float(linear.max(initial=0.0))
+    return float(np.percentile(linear, float(mode[1:])))
 
 
 def to_output(
@@ -217,10 +227,10 @@ def to_output(
     if not linear and parse_normalize(normalize) == "none" and gain == 1.0:
         return _rescale_codes(result, out)
     light = to_linear(result) if not linear else np.asarray(result, dtype=np.float64)
-    if parse_normalize(normalize) == "none":
-        factor = gain
-    else:  # the statistic of light / divisor is the statistic of light, divided
-        factor = normalization_scale(light, normalize) * divisor * gain
+    # The statistic of light / divisor is the statistic of light, divided; an all-black
+    # statistic leaves the light as it is, as normalization_scale does.
+    level = normalization_level(light, normalize)
+    factor = (divisor / level if level > 0 else 1.0) * gain
     return _encode_rows(light, factor, out, divisor)
 
 

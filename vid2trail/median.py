@@ -166,13 +166,16 @@ class MedianReducer:
         fd, self._path = tempfile.mkstemp(prefix="vid2trail-median-", suffix=".raw",
                                           dir=self.temp_dir)  # fmt: skip
         self._handle = os.fdopen(fd, "w+b")
+        named = self._path
         if os.name == "posix":
             # Only the open descriptor keeps the cache: the kernel frees it when the process
-            # ends, however it ends (SIGKILL and the OOM killer included).
+            # ends, however it ends (SIGKILL and the OOM killer included). The name is gone,
+            # so nothing removes a file of that name later (another run may have taken it).
             _remove(self._path)
+            named = ""
         # Closes (and, where the name remains, removes) the cache even if this reducer is
         # dropped without close().
-        self._finalizer = weakref.finalize(self, _release, self._handle, self._path)
+        self._finalizer = weakref.finalize(self, _release, self._handle, named)
         self.spilled = True
         held, self._held = self._held, []
         for frame in held:
@@ -309,7 +312,8 @@ def _release(handle: Any, path: str) -> None:
     """Close the cache's file and remove its name if it still has one."""
     with contextlib.suppress(OSError):
         handle.close()
-    _remove(path)
+    if path:
+        _remove(path)
 
 
 def _read_at(fd: int, into: memoryview, offset: int) -> None:

@@ -109,6 +109,8 @@ def plane_view(frame: Any) -> np.ndarray:
         return np.dstack((r, g, b))
     dtype = np.dtype("<u2") if name == "rgb48le" else np.dtype(np.uint8)
     plane = frame.planes[0]
+    if plane.line_size < 0:  # vflip alone hands on the frame bottom-up: let PyAV copy it
+        return frame.to_ndarray()
     row = plane.line_size // dtype.itemsize
     flat = np.frombuffer(plane, dtype).reshape(frame.height, row)
     return flat[:, : frame.width * 3].reshape(frame.height, frame.width, 3)

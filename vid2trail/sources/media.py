@@ -298,10 +298,11 @@ def is_yuv(pix_fmt: str) -> bool:
 
     Examples
     --------
-    >>> is_yuv("yuv420p10le"), is_yuv("nv12"), is_yuv("gbrp"), is_yuv("gray")
-    (True, True, False, False)
+    >>> is_yuv("yuv420p10le"), is_yuv("nv12"), is_yuv("yuyv422"), is_yuv("gbrp"), is_yuv("gray")
+    (True, True, True, False, False)
     """
-    return pix_fmt.startswith(("yuv", "yuva", "nv", "p0", "p2", "p4", "y2", "uyv", "yv", "ayuv"))
+    return pix_fmt.startswith(("yuv", "yuva", "yuyv", "yvyu", "nv", "p0", "p2", "p4", "y2", "y4",
+                               "uyv", "yv", "ayuv", "vuy", "xv", "v30", "uyyvyy"))  # fmt: skip
 
 
 def is_variable_rate(times: list[float], tolerance: float = 0.1) -> bool:

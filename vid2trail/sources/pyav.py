@@ -89,9 +89,12 @@ class PyAVSource(SourceBase):
     #: Frames converted at once beside the decoder: one per two cores, at most four (FFmpeg's
     #: frame threads want the rest).
     convert_threads = max(1, min(4, (os.cpu_count() or 2) // 2))
-    #: The frames the stream's own header promises (None: it does not say); a decode that ends
-    #: short of them met a truncated file.
-    promised_frames: int | None = None
+    #: The frames the stream's own header lists (an MP4 sample table), and the stream's own
+    #: length; None where the header does not say. A file that holds less is truncated.
+    header_frames: int | None = None
+    header_duration_s: float | None = None
+    #: Packets the frame list left out because an edit list hides them.
+    _hidden = 0
 
     def __init__(
         self, path: str, stream: int | None = None, hdr: str = "tonemap", *, hwaccel: str = "none"
@@ -269,15 +272,16 @@ class PyAVSource(SourceBase):
 
     def _stream_duration(self, container: Any) -> float | None:
         """The video stream's own length, else the container's (which may include a longer
-        audio track); also sets :attr:`promised_frames` from what the header says."""
+        audio track); also notes what the header promises (:attr:`header_frames`,
+        :attr:`header_duration_s`), against which a truncated file shows."""
         s = container.streams[self.stream.index]
-        fps = self.stream.fps or self.stream.tbr
         own = None
         if s.duration and s.time_base:
             own = float(s.duration * s.time_base)
         else:
             own = tag_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
-        self.promised_frames = s.frames or (int(round(own * fps)) if own and fps else None)
+        self.header_frames = s.frames or None
+        self.header_duration_s = own
         return own if own else self.media.duration_s
 
     # --- the demux listing ---------------------------------------------------------------
@@ -298,9 +302,13 @@ class PyAVSource(SourceBase):
                     if other.index != stream.index:
                         other.discard = import_av().stream.Discard.all
                 av = import_av()
+                hidden = 0
                 try:
                     for packet in container.demux(stream):
-                        if packet.pts is None or packet.is_discard or packet.is_corrupt:
+                        if packet.is_discard:
+                            hidden += 1
+                            continue
+                        if packet.pts is None or packet.is_corrupt:
                             continue  # no frame of the clip (a cut-off packet is no whole frame)
                         if first is not None and packet.pts < first:
                             continue
@@ -308,6 +316,7 @@ class PyAVSource(SourceBase):
                 except av.error.FFmpegError:
                     pass  # a truncated file: the packets read so far are the frames it has
             rows.sort()
+            self._hidden = hidden
             self._pts = [pts for pts, _ in rows]
             self._keys = [rank for rank, (_, key) in enumerate(rows) if key]
         return self._pts, self._keys  # type: ignore[return-value]
@@ -448,11 +457,8 @@ class PyAVSource(SourceBase):
                     ready.get(timeout=0.05)
             producer.join()
         last = reached[0]
-        promised = self.promised_frames
-        if last != -2 and not self.keyframes_only and promised and last + 2 < promised:
-            errors.append(
-                f"truncated: the stream ends after frame {last}, its header promises {promised}"
-            )
+        if last != -2 and not self.keyframes_only:
+            errors += self._truncation(last)
         self.last_warnings = errors
         if delivered == 0 and errors and not self.keyframes_only:
             raise DecodeError(f"FFmpeg could not decode {self.path} ({errors[-1]})")
@@ -460,6 +466,35 @@ class PyAVSource(SourceBase):
             lost = lost_frames_warning(self, start, end, step, delivered, errors)
             if lost:
                 warnings.warn(lost, DecodeWarning, stacklevel=2)
+
+    def _truncation(self, last: int) -> list[str]:
+        """A sentence when the file holds less than its header promises (decoding ended at
+        frame ``last`` on its own); nothing when it holds it all.
+
+        The header's frame count (MP4) is compared with the packets the file holds plus those an
+        edit list hides; else the header's length with the time the packets cover, which
+        variable frame rates do not fool. The frame list is read only when decoding ended
+        short of the estimate.
+        """
+        estimate = self.info.frame_count
+        if estimate is None or last + 2 >= estimate:
+            return []
+        pts, _ = self._listing()
+        if self.header_frames:
+            held = len(pts) + self._hidden
+            if held + 1 < self.header_frames:
+                return [f"truncated: the file holds {held} of the {self.header_frames} frames "
+                        "its header lists"]  # fmt: skip
+            return []
+        length, fps = self.header_duration_s, self.info.fps
+        if not length or not fps or not pts:
+            return []
+        tb = float(self.time_base) if self.time_base else 1 / 90000
+        covered = (pts[-1] - pts[0]) * tb + 1 / fps
+        if covered + max(2 / fps, 0.02 * length) < length:
+            return [f"truncated: the frames cover {covered:.2f} s of the {length:.2f} s its "
+                    "header says"]  # fmt: skip
+        return []
 
     def _ahead(self) -> int:
         """Frames converted ahead of the caller: up to :data:`_AHEAD`, fewer for big frames, so
@@ -483,6 +518,10 @@ class PyAVSource(SourceBase):
     ) -> Iterator[tuple[int, Any]]:
         """Decoded frames with their frame numbers, from the keyframe before ``start`` on."""
         pts, target = self._seek_plan(start) if start > 0 or keys is not None else ([], None)
+        # Once the frame list is known, every frame is numbered by its own timestamp, so a
+        # frame a damaged file loses (or a packet the list left out) cannot shift the numbers
+        # after it; a decode from 0 without the list counts frames as they come.
+        listed = pts or self._pts or []
         seeks = [target] if target is not None else []
         if target is not None:
             # Fallbacks when a seek lands past its target: keyframes further back, then 0.
@@ -504,7 +543,7 @@ class PyAVSource(SourceBase):
                         if index > start:
                             break  # landed past the target: try a keyframe further back
                     else:
-                        index += 1
+                        index = _rank(listed, decoded.pts, index + 1)
                     yield index, decoded
                 else:
                     return
@@ -517,6 +556,22 @@ class PyAVSource(SourceBase):
 
 
 _DONE = object()
+
+
+def _rank(listed: list[int], pts: int | None, fallback: int) -> int:
+    """The frame number of timestamp ``pts`` in the sorted frame list, or ``fallback`` when the
+    list does not hold it exactly.
+
+    Examples
+    --------
+    >>> _rank([0, 512, 1024], 1024, 9), _rank([0, 512, 1024], 700, 9)
+    (2, 9)
+    """
+    if listed and pts is not None:
+        found = bisect.bisect_left(listed, pts)
+        if found < len(listed) and listed[found] == pts:
+            return found
+    return fallback
 
 
 def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> None:
