@@ -320,7 +320,7 @@ def test_sixteen_bit_sources_keep_full_precision() -> None:
     ("args", "code", "message"),
     [
         (["--mode", "sigma", "--kappa", "0"], 2,
-         "Error: --kappa 0.0: use a number of standard deviations above 0"),
+         "Error: --kappa 0.0: use a number of standard deviations above 0, at most 100"),
         (["--mode", "sigma", "--iterations", "0"], 2,
          "Error: --iterations 0: use a whole number, 1 or more"),
         (["--mode", "median", "--memory", "lots"], 2,
@@ -333,7 +333,7 @@ def test_sixteen_bit_sources_keep_full_precision() -> None:
          "Error: --argmax same.png is also the still: give it another name"),
         (["--hot-pixels", "yes"], 2, "Error: --hot-pixels 'yes': use auto or off"),
         (["--mode", "maxmean", "--buffers", "0"], 2,
-         "Error: --buffers 0: use a whole number, 1 or more"),
+         "Error: --buffers 0: use a whole number from 1 to 256"),
         (["-o", "x.png", "--bit-depth", "32"], 2,
          "Error: --bit-depth 32 does not suit x.png (png takes 8 or 16)"),
         (["-o", "x.fits", "--bit-depth", "16"], 2,

@@ -44,3 +44,57 @@ def test_winsor_runs_two_rejection_passes_from_the_command_line(lossless_clip: P
     np.testing.assert_array_equal(
         np.load("w1.npy"), stack(lossless_clip, mode="winsor", iterations=1)
     )
+
+
+FLOAT_OPTIONS = {
+    "--gain": ([], "a factor above 0, at most 1000000 (2 is one stop brighter)"),
+    "--kappa": (["-m", "sigma"], "a number of standard deviations above 0, at most 100"),
+    "--video-fps": (["--video", "v.mp4"], "a frame rate above 0, at most 1000, e.g. 24 or 30"),
+}
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0", "-1", "1e300"])
+@pytest.mark.parametrize("flag", sorted(FLOAT_OPTIONS))
+def test_non_finite_and_absurd_numbers_are_refused(lossless_clip: Path, flag: str,
+                                                   value: str) -> None:  # fmt: skip
+    extra, use = FLOAT_OPTIONS[flag]
+    result = invoke(lossless_clip, *extra, f"{flag}={value}", "-o", "out.png")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {flag} {float(value)}: use {use}\n"
+    assert not Path("out.png").exists() and not Path("v.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", "winsor", "--iterations", "0"], "--iterations 0: use a whole number, 1 or more"),
+        (["-m", "winsor", "--iterations", "1000000"], "--iterations 1000000: use at most 20 "
+         "(each one decodes the selection again; two already reject a plane's trail)"),
+        (["-m", "maxmean", "--buffers", "-1"], "--buffers -1: use a whole number from 1 to 256"),
+        (["-m", "maxmean", "--buffers", "100000"],
+         "--buffers 100000: use a whole number from 1 to 256"),
+    ],
+)  # fmt: skip
+def test_whole_numbers_out_of_range_are_refused(lossless_clip: Path, args: list[str],
+                                                message: str) -> None:  # fmt: skip
+    result = invoke(lossless_clip, *args, "-o", "out.png")
+    assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
+    assert not Path("out.png").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e300"])
+def test_a_whole_number_option_given_a_float_is_a_usage_error(lossless_clip: Path,
+                                                              value: str) -> None:  # fmt: skip
+    result = invoke(lossless_clip, "-m", "winsor", "--iterations", value, "-o", "out.png")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and "Warning" not in result.output
+    assert not Path("out.png").exists()
+
+
+def test_the_library_refuses_the_same_numbers(lossless_clip: Path) -> None:
+    from vid2trail.errors import UsageError
+
+    for kwargs in ({"gain": float("nan")}, {"mode": "sigma", "kappa": float("inf")},
+                   {"mode": "winsor", "iterations": 10**6}):  # fmt: skip
+        with pytest.raises(UsageError):
+            stack(lossless_clip, **kwargs)  # type: ignore[arg-type]

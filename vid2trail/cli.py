@@ -35,7 +35,7 @@ from typer.core import TyperGroup
 
 from . import __version__
 from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, build_filter
-from .color import DEFAULT_NORMALIZE, parse_normalize
+from .color import DEFAULT_NORMALIZE, check_gain, parse_normalize
 from .errors import UsageError, Vid2TrailError
 from .frames import SourceInfo
 from .info import describe, format_report
@@ -597,8 +597,7 @@ def stack_command(
     make_reducer(mode, **params)
     if normalize is not None:
         parse_normalize(normalize)
-    if gain <= 0:
-        raise UsageError(f"--gain {gain}: the gain must be above 0")
+    check_gain(gain)
     if bit_depth is not None and bit_depth not in (8, 16, 32):
         raise UsageError(f"--bit-depth {bit_depth}: use 8, 16 or 32")
     if hot_pixels not in ("off", "auto"):

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import UsageError, check_number
 
 #: The sRGB curve's linear toe: code values up to this decode as ``v / 12.92``.
 SRGB_DECODE_KNEE = 0.04045
@@ -110,6 +110,18 @@ DEFAULT_NORMALIZE = {
     "median": "none",
     "maxmean": "none",
 }
+
+
+def check_gain(gain: float) -> None:
+    """Refuse a ``--gain`` that is not a finite factor above 0 (at most 1000000).
+
+    Examples
+    --------
+    >>> check_gain(2.0)
+    """
+    check_number(
+        "--gain", gain, 0, 1e6, "a factor above 0, at most 1000000 (2 is one stop brighter)"
+    )
 
 
 def parse_normalize(text: str) -> str:
@@ -212,8 +224,7 @@ def to_output(
     [2.0]
     """
     out = np.dtype(out_dtype)
-    if gain <= 0:
-        raise UsageError(f"--gain {gain}: the gain must be above 0")
+    check_gain(gain)
     if transfer not in ("srgb", "linear"):
         raise UsageError(f"transfer {transfer!r}: use srgb or linear")
     if transfer == "linear":

@@ -22,6 +22,25 @@ class UsageError(Vid2TrailError, ValueError):
     usage = True
 
 
+def check_number(flag: str, value: float, low: float, high: float, use: str) -> None:
+    """Refuse a number that is not finite or lies outside ``low < value <= high``: NaN, an
+    infinity or an absurd size would give a black or white still, a numpy warning, or a run
+    that never ends.
+
+    Examples
+    --------
+    >>> check_number("--gain", 2.0, 0, 1e6, "a factor above 0, at most 1000000")
+    >>> check_number("--gain", float("nan"), 0, 1e6, "a factor above 0, at most 1000000")
+    Traceback (most recent call last):
+    ...
+    vid2trail.errors.UsageError: --gain nan: use a factor above 0, at most 1000000
+    """
+    import math
+
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and low < value <= high):
+        raise UsageError(f"{flag} {value}: use {use}")
+
+
 class TimeParseError(UsageError):
     """A frame number or time such as ``2:00`` that does not parse."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .choose import DEFAULT_REJECT_K, build_filter
-from .color import DEFAULT_NORMALIZE, to_output
+from .color import DEFAULT_NORMALIZE, check_gain, to_output
 from .errors import EmptySelectionError, SelectionPastEndError, UsageError
 from .frames import Frame, SourceInfo
 from .median import DEFAULT_MEMORY_BYTES, parse_size
@@ -680,6 +680,7 @@ def stack(
     params = {"kappa": kappa, "iterations": iterations, "memory_bytes": memory_bytes,
               "buffers": buffers}  # fmt: skip
     make_reducer(mode, **params)
+    check_gain(gain)
     calibration = make_calibration(dark, hot_pixels, memory_bytes)
     reject_k = parse_reject(reject)
     excludes = [exclude] if isinstance(exclude, str) else list(exclude)

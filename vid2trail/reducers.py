@@ -342,8 +342,8 @@ class MaxMeanReducer:
     linear = True
 
     def __init__(self, buffers: int = 4) -> None:
-        if isinstance(buffers, bool) or not isinstance(buffers, int) or buffers < 1:
-            raise UsageError(f"--buffers {buffers!r}: use a whole number, 1 or more")
+        if isinstance(buffers, bool) or not isinstance(buffers, int) or not 1 <= buffers <= 256:
+            raise UsageError(f"--buffers {buffers!r}: use a whole number from 1 to 256")
         self.buffers = buffers
         self._maxima = [MaxReducer() for _ in range(buffers)]
         self.count = 0

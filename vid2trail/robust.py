@@ -24,7 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from .color import linear_into
-from .errors import UsageError
+from .errors import UsageError, check_number
+
+#: Rejection passes a sigma or winsor stack may ask for.
+MAX_ITERATIONS = 20
 
 
 class SigmaClipReducer:
@@ -61,10 +64,16 @@ class SigmaClipReducer:
     clamp = False
 
     def __init__(self, kappa: float = 3.0, iterations: int = 1) -> None:
-        if not kappa > 0:
-            raise UsageError(f"--kappa {kappa}: use a number of standard deviations above 0")
+        check_number(
+            "--kappa", kappa, 0, 100, "a number of standard deviations above 0, at most 100"
+        )
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise UsageError(f"--iterations {iterations!r}: use a whole number, 1 or more")
+        if iterations > MAX_ITERATIONS:
+            raise UsageError(
+                f"--iterations {iterations}: use at most {MAX_ITERATIONS} (each one decodes the "
+                "selection again; two already reject a plane's trail)"
+            )
         self.kappa = float(kappa)
         self.iterations = iterations
         self.passes = 1 + iterations

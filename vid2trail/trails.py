@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from .color import decode_lut, linear_to_srgb, normalization_scale, parse_normalize
+from .color import check_gain, decode_lut, linear_to_srgb, normalization_scale, parse_normalize
 from .errors import UsageError
 from .reducers import Reducer, make_reducer
 
@@ -330,8 +330,7 @@ class FrameRenderer:
     """
 
     def __init__(self, normalize: str = "none", gain: float = 1.0) -> None:
-        if gain <= 0:
-            raise UsageError(f"--gain {gain}: the gain must be above 0")
+        check_gain(gain)
         self.normalize = parse_normalize(normalize)
         self.gain = float(gain)
 

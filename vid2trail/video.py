@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import EncodeError, MissingDependencyError, OutputError, UsageError
+from .errors import EncodeError, MissingDependencyError, OutputError, UsageError, check_number
 from .frames import Frame
 from .pipeline import ProgressCallback, run_reducers
 from .reducers import Reducer, make_reducer
@@ -129,8 +129,9 @@ class VideoOptions:
     preset: str = DEFAULT_PRESET
 
     def __post_init__(self) -> None:
-        if self.fps is not None and not self.fps > 0:
-            raise UsageError(f"--video-fps {self.fps}: use a frame rate above 0, e.g. 24 or 30")
+        if self.fps is not None:
+            check_number("--video-fps", self.fps, 0, 1000,
+                         "a frame rate above 0, at most 1000, e.g. 24 or 30")  # fmt: skip
         if self.width is not None and self.width < 2:
             raise UsageError(f"--video-width {self.width}: use a width of 2 pixels or more")
         if self.codec not in CODECS:
