@@ -401,7 +401,7 @@ class PyAVSource(SourceBase):
 
     def _seek_plan(self, start: int) -> tuple[list[int], int | None]:
         """The frame timestamps and the timestamp to seek to for ``start`` (None: from 0)."""
-        pts, keys = self._listing()
+        pts, _ = self._listing()
         if start <= 0 or not self.seekable or start >= len(pts):
             return pts, None
         return pts, pts[start]
@@ -418,7 +418,6 @@ class PyAVSource(SourceBase):
             return  # past the end: the caller says so, in its words
         errors: list[str] = []
         delivered = 0
-        keys = iter(self.keyframes_in(start, end)) if self.keyframes_only else None
         reached = [-1]  # the last frame number decoded; -2 when the window's end stopped it
         ready: queue.Queue[object] = queue.Queue(maxsize=self._ahead())
         stop = threading.Event()
@@ -428,7 +427,7 @@ class PyAVSource(SourceBase):
             # the next ones and the pool converts them.
             try:
                 with ThreadPoolExecutor(self.convert_threads, "vid2trail-rgb") as pool:
-                    for index, decoded in self._numbered(start, errors, keys):
+                    for index, decoded in self._numbered(start, errors):
                         if stop.is_set():
                             return
                         if end is not None and index >= end:
@@ -513,11 +512,10 @@ class PyAVSource(SourceBase):
             time_s = index / fps if fps else None
         return Frame(index, time_s, pixels)
 
-    def _numbered(
-        self, start: int, errors: list[str], keys: Iterator[int] | None
-    ) -> Iterator[tuple[int, Any]]:
+    def _numbered(self, start: int, errors: list[str]) -> Iterator[tuple[int, Any]]:
         """Decoded frames with their frame numbers, from the keyframe before ``start`` on."""
-        pts, target = self._seek_plan(start) if start > 0 or keys is not None else ([], None)
+        keyframes = self.keyframes_only
+        pts, target = self._seek_plan(start) if start > 0 or keyframes else ([], None)
         # Once the frame list is known, every frame is numbered by its own timestamp, so a
         # frame a damaged file loses (or a packet the list left out) cannot shift the numbers
         # after it; a decode from 0 without the list counts frames as they come.
@@ -535,8 +533,8 @@ class PyAVSource(SourceBase):
                 if seek_pts is not None:
                     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
                 index: int | None = None if seek_pts is not None else -1
-                for decoded in decode(container, stream, errors, keyframes_only=keys is not None):
-                    if keys is not None:  # keyframes only: number them by their times
+                for decoded in decode(container, stream, errors, keyframes_only=keyframes):
+                    if keyframes:  # keyframes only: number them by their times
                         index = bisect.bisect_left(pts, decoded.pts or 0)
                     elif index is None:
                         index = bisect.bisect_left(pts, decoded.pts or 0)
