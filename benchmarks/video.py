@@ -35,7 +35,7 @@ from pathlib import Path
 import imageio_ffmpeg
 from run import byte_compile  # benchmarks/run.py, beside this script
 
-from vid2trail.video import DEFAULT_PRESET
+from vid2trail.encoding import DEFAULT_PRESET
 
 ROOT = Path(__file__).resolve().parents[1]
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()

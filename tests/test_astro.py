@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vid2trail.calibrate import Calibration, find_hot_pixels, to_linear32
-from vid2trail.color import linear_to_srgb, srgb_to_linear, to_output
+from vid2trail.calibrate import Calibration, find_hot_pixels
+from vid2trail.color import linear_to_srgb, srgb_to_linear, to_linear, to_output
 from vid2trail.errors import DiskSpaceError
 from vid2trail.median import MedianReducer, parse_size
-from vid2trail.pipeline import render, run_reducers
+from vid2trail.outputs import render
+from vid2trail.pipeline import run_reducers
 from vid2trail.reducers import ArgmaxReducer
 from vid2trail.select import FrameRange
 
@@ -123,8 +124,8 @@ def test_median_refuses_a_disk_too_small(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10, 9, 1000))
     message = (
         r"^a median of 10 frames needs 92.2 kB of temporary disk in .* but only 1.0 kB is free: "
-        r"free some space, point TMPDIR at a bigger disk, raise --memory, or stack fewer frames "
-        r"\(--step\)$"
+        r"free some space, point TMPDIR at a bigger disk, raise memory, or stack fewer frames "
+        r"\(step\)$"
     )
     params = {"memory_bytes": 20_000, "temp_dir": str(tmp_path)}
     with pytest.raises(DiskSpaceError, match=message):
@@ -151,7 +152,7 @@ def test_median_peak_memory_stays_under_the_limit(tmp_path: Path) -> None:
 
 def test_parse_size_errors() -> None:
     assert parse_size("1.5 GB") == 1_500_000_000
-    with pytest.raises(ValueError, match="--memory 'lots' is not a size"):
+    with pytest.raises(ValueError, match="memory 'lots' is not a size"):
         parse_size("lots")
 
 
@@ -195,7 +196,7 @@ def test_dark_is_subtracted_in_linear_light_and_clears_a_stuck_pixel() -> None:
     result = invoke("lights", "--dark", "darks", "-o", "max.npy", "--bit-depth", "32", "-q")
     assert result.exit_code == 0, result.output
     master = srgb_to_linear(np.median(darks, axis=0) / 255).astype(np.float32)
-    calibrated = np.maximum(to_linear32(lights) - master, 0).max(axis=0)
+    calibrated = np.maximum(to_linear(lights, dtype=np.float32) - master, 0).max(axis=0)
     got = np.load("max.npy")
     np.testing.assert_array_equal(got, calibrated)
     assert got[10, 30].max() == 0.0
@@ -238,11 +239,11 @@ def test_argmax_png_past_frame_65535_is_refused_before_stacking(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A night of 1 s exposures at 30 fps passes 65535 frames; the still used to be written first.
-    import vid2trail.cli
+    import vid2trail.orchestrator
 
     frames = np.zeros((70_000, 1, 2, 3), np.uint8)
     frames[65_600, 0, 1] = 200
-    monkeypatch.setattr(vid2trail.cli, "open_source", lambda *a, **k: FakeSource(frames))
+    monkeypatch.setattr(vid2trail.orchestrator, "open_source", lambda *a, **k: FakeSource(frames))
     Path("night.mp4").write_bytes(b"")
     result = invoke("night.mp4", "--argmax", "idx.png", "-q")
     assert result.exit_code == 2
@@ -266,7 +267,7 @@ def test_argmax_png_is_not_refused_on_an_estimated_frame_count() -> None:
     # A container whose audio outlasts the video estimates too many frames: decide at the end.
     from dataclasses import replace
 
-    from vid2trail.cli import _last_selected
+    from vid2trail.outputs import last_selected as _last_selected
 
     info = FakeSource(np.zeros((3, 1, 1, 3), np.uint8)).info
     estimated = replace(info, frame_count=70_000, frame_count_exact=False)
@@ -375,7 +376,8 @@ def test_dark_master_tiff_with_lzw_and_unreadable_masters(lossless_clip: Path) -
     result = invoke(lossless_clip, "--dark", "dark.tif", "-o", "x.npy", "--bit-depth", "32", "-q")
     assert result.exit_code == 0, result.output
     frames = make_frames(40)
-    want = np.maximum(to_linear32(frames) - to_linear32(dark), 0).max(axis=0)
+    light = to_linear(frames, dtype=np.float32) - to_linear(dark, dtype=np.float32)
+    want = np.maximum(light, 0).max(axis=0)
     np.testing.assert_array_equal(np.load("x.npy"), want)
     for name in ("bad.tif", "bad.npy", "bad.fits"):
         Path(name).write_bytes(b"garbage, not a master dark")

@@ -6,18 +6,19 @@ import numpy as np
 import pytest
 
 from vid2trail.choose import (
-    Exclusions,
     FlashRejector,
     FrameFilter,
     build_filter,
     flag_flashes,
     frame_brightness,
-    parse_exclude,
 )
 from vid2trail.errors import EmptySelectionError, UsageError
+from vid2trail.exclude import Exclusions, parse_exclude
 from vid2trail.frames import SourceInfo
+from vid2trail.job import parse_reject
 from vid2trail.night import choose_night
-from vid2trail.pipeline import decode_plan, parse_reject, run_reducers
+from vid2trail.pipeline import run_reducers
+from vid2trail.plan import decode_plan
 from vid2trail.select import FrameRange
 
 from conftest import FakeSource
@@ -140,11 +141,11 @@ def test_parse_exclude(texts: list[str], ranges: tuple[tuple[int, int], ...]) ->
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("5-3", "--exclude '5-3': the range ends (frame 3) before it starts (frame 5); write "
+        ("5-3", "exclude '5-3': the range ends (frame 3) before it starts (frame 5); write "
                 "FIRST-LAST, e.g. 300-320"),
-        ("2s-1s", "--exclude '2s-1s': the range ends (frame 25) before it starts (frame 50); "
+        ("2s-1s", "exclude '2s-1s': the range ends (frame 25) before it starts (frame 50); "
                   "write FIRST-LAST, e.g. 300-320"),
-        ("x-3", "cannot read --exclude 'x-3': give frame numbers or times separated by commas, "
+        ("x-3", "cannot read exclude 'x-3': give frame numbers or times separated by commas, "
                 "ranges inclusive as FIRST-LAST, e.g. 300-320,1200 or 1:05-1:10"),
     ],
 )  # fmt: skip

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from vid2trail import __version__
-from vid2trail.cli import default_stem
 from vid2trail.color import linear_to_srgb, srgb_to_linear
+from vid2trail.outputs import default_stem
 
 from conftest import invoke, make_frames, read_rgb, write_folder
 
@@ -251,7 +251,9 @@ def test_interrupt_while_decoding(lossless_clip: Path, monkeypatch: pytest.Monke
 
     real = pipeline.make_reducer
 
-    class Stop:
+    from vid2trail.reducer import ReducerBase
+
+    class Stop(ReducerBase):
         def __init__(self, mode: str, **params: object) -> None:
             self.inner = real(mode, **params)
             self.name, self.linear, self.count = self.inner.name, self.inner.linear, 0

@@ -98,3 +98,18 @@ def test_the_library_refuses_the_same_numbers(lossless_clip: Path) -> None:
                    {"mode": "winsor", "iterations": 10**6}):  # fmt: skip
         with pytest.raises(UsageError):
             stack(lossless_clip, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_command_takes_its_defaults_from_the_job() -> None:
+    import inspect
+
+    from vid2trail.cli import stack_command
+    from vid2trail.cli.options import DEFAULT_MEMORY
+    from vid2trail.job import StackJob
+    from vid2trail.median import parse_size
+
+    job = StackJob("")
+    flags = inspect.signature(stack_command).parameters
+    for name in ("mode", "kappa", "buffers", "gain", "quality", "backend", "hdr", "hwaccel"):
+        assert flags[name].default == getattr(job, name), name
+    assert parse_size(DEFAULT_MEMORY) == job.memory

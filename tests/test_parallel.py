@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import vid2trail.parallel
 import vid2trail.pipeline
+import vid2trail.plan
 from vid2trail import stack
 from vid2trail.cli import app
 from vid2trail.color import decode_lut, srgb_to_linear
@@ -142,7 +143,7 @@ def test_preview_of_a_jpeg_folder(hd_clip: tuple[Path, np.ndarray], tmp_path: Pa
 def test_preview_picks_a_step(
     lossless_clip: Path, frames40: np.ndarray, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vid2trail.pipeline, "PREVIEW_FRAMES", 10)
+    monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 10)
     out = stack(lossless_clip, "max", preview=True)
     np.testing.assert_array_equal(out, frames40[::4].max(axis=0))
     # A step the user gives wins.
@@ -169,13 +170,16 @@ def test_preview_of_a_long_clip_stacks_its_keyframes(
 ) -> None:
     frames = make_frames(120, seed=4)
     clip = encode(frames, tmp_path / "gop.mp4", codec="h264", extra=("-g", "4"))
-    monkeypatch.setattr(vid2trail.pipeline, "PREVIEW_FRAMES", 50)
+    monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 50)
     with open_source(clip, preview=True) as src:
         keys = src.keyframe_indices()
         assert len(keys) >= 30 and keys[:3] == [0, 4, 8]
-        [window] = vid2trail.pipeline.preview_ranges(src, [Window.parse("4:116")])
-        assert src.keyframes_only and window == FrameRange(4, 116)
-        got = [(f.index, f.pixels.copy()) for f in src.frames(window.start, window.end)]
+        chosen = vid2trail.plan.select_frames(src, [Window.parse("4:116")], preview=True)
+        assert chosen.keyframes_only and chosen.ranges == (FrameRange(4, 116),)
+        assert not src.keyframes_only  # the source as opened is left as it was
+        [window] = chosen.ranges
+        keyframes = src.configured(keyframes_only=True)
+        got = [(f.index, f.pixels.copy()) for f in keyframes.frames(window.start, window.end)]
     with open_source(clip) as src:
         every = [f.pixels.copy() for f in src.frames()]
     wanted = [k for k in keys if 4 <= k < 116]
@@ -191,7 +195,7 @@ def test_preview_keyframes_decode_in_parallel(
 ) -> None:
     frames = make_frames(120, seed=5)
     clip = encode(frames, tmp_path / "gop.mp4", codec="h264", extra=("-g", "4"))
-    monkeypatch.setattr(vid2trail.pipeline, "PREVIEW_FRAMES", 50)
+    monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 50)
     with open_source(clip) as src:
         every = [f.pixels.copy() for f in src.frames()]
         keys = open_source(clip, preview=True).keyframe_indices()
@@ -222,12 +226,10 @@ def test_preview_without_enough_keyframes_uses_a_step(
     lossless_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # FFV1 is all keyframes: skipping non-keyframes would save nothing.
-    monkeypatch.setattr(vid2trail.pipeline, "PREVIEW_FRAMES", 10)
+    monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 10)
     with open_source(lossless_clip, preview=True) as src:
-        assert vid2trail.pipeline.preview_ranges(src, [Window(None, None)]) == [
-            FrameRange(0, None, 4)
-        ]
-        assert not src.keyframes_only
+        chosen = vid2trail.plan.select_frames(src, [Window(None, None)], preview=True)
+        assert chosen.ranges == (FrameRange(0, None, 4),) and not chosen.keyframes_only
 
 
 def test_frame_times_and_keyframes_travel_to_workers(
@@ -245,7 +247,7 @@ def test_frame_times_and_keyframes_travel_to_workers(
     assert len(plain.frame_times()) == 90
     # A worker process gets the listing itself: it need not read the file again.
     moved = pickle.loads(pickle.dumps(listed))
-    assert moved._pts == listed._pts and moved.frame_times() == plain.frame_times()
+    assert moved._listed == listed._listed and moved.frame_times() == plain.frame_times()
     every = np.max([f.pixels.copy() for f in plain.frames(13, 77)], axis=0)
     np.testing.assert_array_equal(stack(clip, "max", start=13, end=77, workers=2), every)
     assert small_segments == [2]

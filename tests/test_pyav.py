@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vid2trail.encoding import ffmpeg_exe
 from vid2trail.errors import DecodeError
 from vid2trail.sources import open_source
-from vid2trail.video import ffmpeg_exe
 
 from conftest import SHARED_DATA, encode, invoke, make_frames, read_rgb
 
@@ -157,7 +157,7 @@ def test_a_name_that_is_not_utf8_opens(tmp_path: Path) -> None:
     os.replace(clip, odd)
     with open_source(odd) as src:
         got = np.stack([f.pixels.copy() for f in src])
-        assert src.frame_times()[-1] == pytest.approx(7 / 25)  # type: ignore[attr-defined]
+        assert src.frame_times()[-1] == pytest.approx(7 / 25)  # type: ignore[index]
     np.testing.assert_array_equal(got, frames)
 
 
@@ -218,11 +218,11 @@ def test_no_false_damage_warning_for_trimmed_or_variable_rate_files(tmp_path: Pa
             warnings.simplefilter("error")
             with open_source(clip) as src:
                 count = sum(1 for _ in src)
-                assert count == len(src.frame_times())  # type: ignore[attr-defined]
+                assert count == len(src.frame_times())  # type: ignore[arg-type]
 
 
 def test_a_mean_with_a_black_percentile_stays_a_mean() -> None:
-    from vid2trail.pipeline import render
+    from vid2trail.outputs import render
     from vid2trail.reducers import make_reducer
 
     frames = np.zeros((10, 32, 32, 3), np.float64)

@@ -79,7 +79,7 @@ def test_read_media_streams_and_attached_pictures(many_streams: Path) -> None:
     assert media.video_stream().index == 0 and media.video_stream(1).index == 1
     assert (videos[1].width, videos[1].height, videos[1].codec) == (32, 24, "h264")
     assert media.describe_streams() == "2 video (h264), 1 audio (aac), 1 attached picture (mjpeg)"
-    with pytest.raises(Exception, match=r"no video stream 2: the file has 2 \(--stream 0 to 1\)"):
+    with pytest.raises(Exception, match=r"no video stream 2: the file has 2 \(stream 0 to 1\)"):
         media.video_stream(2)
 
 
@@ -214,7 +214,7 @@ def test_vfr_times_are_real(vfr_clip: tuple[Path, np.ndarray, list[float]]) -> N
         real = frame_times(src)
         assert real is not None
         np.testing.assert_allclose(real[:39], times[:39], atol=1e-3)
-        assert src.info.variable_fps and src.info.frame_count_exact
+        assert src.exact_info().variable_fps and src.exact_info().frame_count_exact
         got = [(f.index, f.time_s, frame_index_of(f.pixels)) for f in src.frames(22, 30, 3)]
     # The seek uses real times: frame 22 is at 0.96 s, not at 22 / fps.
     assert [(i, k) for i, _, k in got] == [(22, 22), (25, 25), (28, 28)]

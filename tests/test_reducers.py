@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vid2trail.color import linear_to_srgb, srgb_to_linear, to_output
+from vid2trail.color import decode_lut, linear_to_srgb, srgb_to_linear, to_linear, to_output
 from vid2trail.errors import UsageError
-from vid2trail.pipeline import render
+from vid2trail.outputs import render
+from vid2trail.reducer import Reducer, ReducerBase
 from vid2trail.reducers import REDUCERS, make_reducer
 
 
@@ -50,14 +51,31 @@ def reference(mode: str, frames: np.ndarray, kappa: float = 3.0, iterations: int
 
 def run_passes(reducer, frames: np.ndarray):
     """Feed every pass of a reducer the way the pipeline does, then finish it."""
-    for k in range(getattr(reducer, "passes", 1)):
-        if hasattr(reducer, "begin_pass"):
-            reducer.begin_pass(k)
+    reducer.expect(len(frames), frames.shape[1:], frames.dtype)
+    for k in range(reducer.passes):
+        reducer.begin_pass(k)
         for frame in frames:
             reducer.update(frame)
-    if hasattr(reducer, "finish"):
-        reducer.finish()
+    reducer.finish()
     return reducer
+
+
+@pytest.mark.parametrize("mode", sorted(REDUCERS))
+def test_every_reducer_declares_the_protocol(mode: str) -> None:
+    options = {"kappa": 2.0, "iterations": 2, "memory_bytes": 10**6, "buffers": 4}
+    reducer = make_reducer(mode, **options)
+    assert isinstance(reducer, ReducerBase) and isinstance(reducer, Reducer)
+    assert reducer.passes == (3 if mode in ("sigma", "winsor") else 1)
+    wanted = {"sigma": ("kappa", "iterations"), "winsor": ("kappa", "iterations"),
+              "median": ("memory_bytes",), "maxmean": ("buffers",)}.get(mode, ())  # fmt: skip
+    assert reducer.parameters() == {name: options[name] for name in wanted}
+    if mode != "max":
+        with pytest.raises(UsageError, match=f"^argmax needs mode max, not mode {mode}$"):
+            reducer.argmax()
+    frames = np.arange(24, dtype=np.uint8).reshape(4, 2, 3, 1)
+    run_passes(reducer, frames).close()
+    reducer.close()  # twice is safe
+    np.testing.assert_allclose(reducer.result(), reference(mode, frames, 2.0, 2), atol=1e-12)
 
 
 def feed(mode: str, frames: np.ndarray, **params):
@@ -134,7 +152,7 @@ def test_combine_into_empty_and_type_mismatch() -> None:
 
 
 def test_unknown_mode_and_empty_result() -> None:
-    with pytest.raises(UsageError, match="unknown --mode 'brightest': choose one of max, min"):
+    with pytest.raises(UsageError, match="unknown mode 'brightest': choose one of max, min"):
         make_reducer("brightest")
     with pytest.raises(UsageError, match="no frames were stacked"):
         make_reducer("max").result()
@@ -162,6 +180,19 @@ def test_srgb_curve_round_trip_and_constants() -> None:
     assert srgb_to_linear(np.array(0.5)) == pytest.approx(0.21404114, rel=1e-7)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_to_linear_is_one_table_whatever_the_path(dtype: type) -> None:
+    codes = np.random.default_rng(0).integers(0, np.iinfo(dtype).max + 1, (6, 8, 3), dtype=dtype)
+    want = decode_lut(np.dtype(dtype).name)[codes]
+    np.testing.assert_array_equal(to_linear(codes), want)
+    np.testing.assert_array_equal(to_linear(codes[:, ::2]), want[:, ::2])  # not contiguous
+    out = np.empty(codes.shape, np.float32)
+    assert to_linear(codes, out) is out
+    np.testing.assert_array_equal(out, want.astype(np.float32))
+    assert to_linear(out, dtype=np.float32) is out  # linear light already: no copy
+    assert to_linear(out).dtype == np.float64
+
+
 def test_to_output_normalization_and_gain() -> None:
     light = np.array([0.0, 0.1, 0.2, 0.25])
     out = to_output(light, linear=True, out_dtype=np.float64, normalize="max")
@@ -173,5 +204,5 @@ def test_to_output_normalization_and_gain() -> None:
     codes = np.array([0, 128, 255], np.uint8)
     np.testing.assert_array_equal(to_output(codes, linear=False, out_dtype=np.uint16),
                                   [0, 128 * 257, 65535])  # fmt: skip
-    with pytest.raises(UsageError, match="--normalize 'p200'"):
+    with pytest.raises(UsageError, match="normalize 'p200'"):
         to_output(light, linear=True, out_dtype=np.uint8, normalize="p200")

@@ -196,7 +196,8 @@ def test_exclude_removes_exactly_the_frames_named(
     assert result.stderr == "Excluded 7 frames by hand: 70-72, 90-92, 100\n"
     got = np.load("mean.npy")
     with open_source(night_clip) as src:
-        from vid2trail.pipeline import render, run_reducers
+        from vid2trail.outputs import render
+        from vid2trail.pipeline import run_reducers
         from vid2trail.select import FrameRange
 
         [reducer] = run_reducers(src, [FrameRange(0, 200)], "mean",

@@ -87,7 +87,7 @@ def test_start_past_the_end_of_a_truncated_video(tmp_path: Path, frames: int, st
     data = whole.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    held = open_source(cut).count_frames()[0]  # type: ignore[attr-defined]
+    held = open_source(cut).count_frames()[0]  # type: ignore[index]
     assert held < start
     result = CliRunner().invoke(
         app, ["stack", str(cut), "--start", str(start), "-q", "-o", str(tmp_path / "o.png")]
@@ -164,7 +164,7 @@ def test_frames_an_edit_list_hides_are_not_counted(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         shown = _indices(src, 0, None, 1)
-    assert len(src.frame_times()) == len(shown) == src.info.frame_count  # type: ignore[attr-defined]
+    assert len(src.frame_times()) == len(shown) == src.exact_info().frame_count
 
 
 def test_glob_in_a_folder_whose_name_has_brackets(tmp_path: Path) -> None:

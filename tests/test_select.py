@@ -7,7 +7,7 @@ import pytest
 
 from vid2trail.errors import EmptySelectionError, SelectionPastEndError, TimeParseError
 from vid2trail.frames import SourceInfo
-from vid2trail.pipeline import decode_plan
+from vid2trail.plan import decode_plan
 from vid2trail.select import FrameRange, Window, parse_position, resolve_window
 
 
@@ -66,11 +66,11 @@ def test_resolve_is_half_open_and_clips_to_length() -> None:
 
 
 def test_resolve_errors() -> None:
-    with pytest.raises(EmptySelectionError, match=r"--start 900 \(frame 900\) is not before"):
+    with pytest.raises(EmptySelectionError, match=r"start 900 \(frame 900\) is not before"):
         resolve_window(Window.parse("900:900"), info())
     with pytest.raises(SelectionPastEndError, match="it has 1000 frames"):
         resolve_window(Window.parse("1000:"), info())
-    with pytest.raises(EmptySelectionError, match="--step 0"):
+    with pytest.raises(EmptySelectionError, match="step 0"):
         resolve_window(Window(), info(), step=0)
     with pytest.raises(TimeParseError, match="no frame rate"):
         resolve_window(Window.parse("2s:"), info(fps=None))

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from vid2trail.errors import DecodeError, SourceError, SourceNotFoundError, UsageError
-from vid2trail.sources import open_source
+from vid2trail.errors import (
+    DecodeError,
+    SourceError,
+    SourceNotFoundError,
+    UsageError,
+    as_flags,
+    in_words,
+)
+from vid2trail.hdr import HdrToSdr
+from vid2trail.sources import Source, open_source
 from vid2trail.sources.images import natural_key
 from vid2trail.sources.media import bits_per_sample, display_transform
 
@@ -188,3 +197,95 @@ def test_shared_ten_bit_decodes_at_sixteen_bits() -> None:
         assert src.info.dtype == np.uint16 and src.info.bits_per_sample == 10
         frame = next(iter(src)).pixels
     assert frame.dtype == np.uint16 and frame.shape == (200, 200, 3)
+
+
+# --- what a source declares ---------------------------------------------------------------------
+
+
+def test_info_never_changes_and_exact_info_counts(lossless_clip: Path) -> None:
+    with open_source(lossless_clip) as src:
+        opened = src.info
+        assert src.known_times() is None and src.known_info() is opened
+        exact = src.exact_info()
+        assert src.info is opened and not opened.frame_count_exact
+        assert (exact.frame_count, exact.frame_count_exact, exact.variable_fps) == (40, True, False)
+        assert exact.duration_s == pytest.approx(1.6)
+        assert src.known_info() == exact and src.known_times() == src.frame_times()
+        assert src.count_frames() == (40, pytest.approx(1.6))
+        small = src.downscaled(32)
+        assert small is not None and small.info.width == 32 and src.info.width == 64
+        assert small.exact_info() == replace(exact, width=32, height=24)
+
+
+def test_declared_capabilities_and_their_defaults(h264_clip: Path, png_folder: Path) -> None:
+    with open_source(png_folder) as folder:
+        assert isinstance(folder, Source) and len(folder.files) == 40
+        assert Path(folder.files[0]).name == "f0.png"
+        assert folder.seekable and not folder.exact_seek and not folder.keyframes_only
+        assert folder.keyframes_in(0, None) is None and folder.frame_times() is None
+        assert folder.downscaled(16) is None and folder.exact_info() is folder.info
+        assert folder.known_info() is folder.info and folder.count_frames() == (40, 0.0)
+    with open_source(h264_clip) as video:
+        assert isinstance(video, Source) and video.files == (str(h264_clip),)
+        assert video.seekable and video.exact_seek
+        assert video.keyframes_in(0, None) == [0, 12, 24, 36]
+        assert (video.threads, video.decoder_threads) == (1, None)
+
+
+def test_configured_copies_and_leaves_the_source_alone(h264_clip: Path, png_folder: Path) -> None:
+    with open_source(h264_clip) as video:
+        keys = video.configured(keyframes_only=True, decoder_threads=1, threads=3)
+        assert (keys.keyframes_only, keys.decoder_threads, keys.threads) == (True, 1, 1)
+        assert (video.keyframes_only, video.decoder_threads) == (False, None)
+        assert [f.index for f in keys.frames()] == [0, 12, 24, 36]
+        assert len(list(video.frames())) == 40
+    with open_source(png_folder, threads=4) as folder:
+        single = folder.configured(threads=1, decoder_threads=2)
+        assert (single.threads, single.decoder_threads, folder.threads) == (1, None, 4)
+        assert folder.configured(keyframes_only=False).keyframes_only is False
+        with pytest.raises(UsageError, match=r"^keyframes_only=True: ImageFolderSource has no "):
+            folder.configured(keyframes_only=True)
+        with pytest.raises(UsageError, match=r"^threads=0: give 1 or more$"):
+            folder.configured(threads=0)
+
+
+def test_messages_name_options_in_library_words(lossless_clip: Path) -> None:
+    cases = [
+        ({"stream": -1}, "{stream} -1: video streams count from 0"),
+        ({"backend": "vlc"}, "unknown {backend} 'vlc': choose one of auto, pyav, ffmpeg"),
+        ({"hdr": "bright"}, "{hdr} 'bright': choose one of tonemap, keep"),
+        ({"hwaccel": "vulkan"}, "{hwaccel} 'vulkan': choose one of none, auto, cuda"),
+        ({"stream": 2}, f"{{stream}} 2: {lossless_clip}: there is no video stream 2: the file "
+                        "has 1 ({stream} 0 to 0)"),
+    ]  # fmt: skip
+    words = {name: name for name in ("stream", "backend", "hdr", "hwaccel")}
+    flags = {name: f"--{name}" for name in words}
+    for kwargs, text in cases:
+        with pytest.raises(UsageError) as caught:
+            open_source(lossless_clip, **kwargs)  # type: ignore[arg-type]
+        assert str(caught.value) == text.format(**words)
+        assert as_flags(caught.value.message()) == text.format(**flags)
+    with open_source(lossless_clip, backend="opencv") as src:
+        [note] = src.info.notes
+    assert in_words(note).startswith("backend opencv is retired: PyAV decodes in-process")
+    assert as_flags(note).startswith("--backend opencv is retired: PyAV decodes in-process")
+    kept = HdrToSdr("smpte2084", keep=True).note()
+    assert in_words(kept).endswith("survive only in bit_depth 32 outputs (.tif, .fits, .npy)")
+    assert as_flags(kept).endswith("survive only in --bit-depth 32 outputs (.tif, .fits, .npy)")
+
+
+def test_hwaccel_refusal_and_fallback_in_library_words(h264_clip: Path) -> None:
+    import av
+
+    try:
+        av.open(str(h264_clip), hwaccel=av.codec.hwaccel.HWAccel("cuda")).close()
+        pytest.skip("this machine has an NVIDIA GPU: the refusal cannot be shown here")
+    except av.error.FFmpegError:
+        pass
+    with pytest.raises(UsageError) as caught:
+        open_source(h264_clip, hwaccel="cuda")
+    assert str(caught.value).startswith("hwaccel cuda: ")
+    assert str(caught.value).endswith("; use hwaccel auto or none")
+    with open_source(h264_clip, hwaccel="auto") as src:
+        [note] = src.info.notes
+    assert in_words(note).startswith("hwaccel auto: ") and note.endswith("; decoding in software")

@@ -135,13 +135,13 @@ def test_video_step_keeps_every_kth_picture_and_the_last() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"kind": "streak"}, "unknown --trail 'streak': choose one of grow, comet, window"),
-        ({"kind": "grow", "trail_frames": 5}, "--trail-frames and --decay apply to --trail comet"),
-        ({"kind": "window", "decay": 0.9}, "--decay applies to --trail comet"),
-        ({"kind": "comet", "decay": 0.9, "trail_frames": 5}, "give --trail-frames or --decay"),
-        ({"kind": "comet", "decay": 1.0}, "--decay 1.0: use a factor between 0 and 1"),
-        ({"kind": "comet", "trail_frames": 0}, "--trail-frames 0: use a whole number"),
-        ({"kind": "window", "trail_frames": 0}, "--trail-frames 0: use a whole number"),
+        ({"kind": "streak"}, "unknown trail 'streak': choose one of grow, comet, window"),
+        ({"kind": "grow", "trail_frames": 5}, "trail_frames and decay apply to trail comet"),
+        ({"kind": "window", "decay": 0.9}, "decay applies to trail comet"),
+        ({"kind": "comet", "decay": 0.9, "trail_frames": 5}, "give trail_frames or decay"),
+        ({"kind": "comet", "decay": 1.0}, "decay 1.0: use a factor between 0 and 1"),
+        ({"kind": "comet", "trail_frames": 0}, "trail_frames 0: use a whole number"),
+        ({"kind": "window", "trail_frames": 0}, "trail_frames 0: use a whole number"),
     ],
 )
 def test_bad_trail_settings(kwargs: dict, message: str) -> None:
@@ -162,7 +162,7 @@ def test_progressive_frames_from_a_source_are_exact(lossless_clip, frames40: np.
 
 def test_window_refuses_more_frames_than_memory_holds() -> None:
     trail = WindowTrail(10**7)
-    with pytest.raises(UsageError, match=r"--trail window --trail-frames 10000000 needs .* GiB"):
+    with pytest.raises(UsageError, match=r"trail window trail_frames 10000000 needs .* GiB"):
         trail.update(np.zeros((1080, 1920, 3), np.uint8))
 
 

@@ -19,10 +19,12 @@ import pytest
 
 from vid2trail import open_source
 from vid2trail.color import srgb_to_linear
+from vid2trail.encode import VideoWriter
+from vid2trail.encoding import VideoOptions, ffmpeg_exe
 from vid2trail.errors import EncodeError
 from vid2trail.frames import Frame
-from vid2trail.select import FrameRange
-from vid2trail.video import VideoOptions, VideoWriter, ffmpeg_exe, stack_with_video
+from vid2trail.job import StackJob, TrailVideoJob
+from vid2trail.orchestrator import Silent, run
 
 from conftest import FakeSource, encode, invoke, make_frames, read_rgb, write_folder
 
@@ -233,9 +235,8 @@ def test_other_codecs(tmp_path: Path, codec: str, name: str) -> None:
 
 def test_progress_covers_decoding_and_encoding(lossless_clip: Path) -> None:
     calls: list[tuple[int, int | None]] = []
-    with open_source(lossless_clip) as source:
-        stack_with_video(source, FrameRange(0, None), "max", "p.mp4",
-                         progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    job = StackJob(str(lossless_clip), video=TrailVideoJob("p.mp4"))
+    run(job, Silent(lambda done, total: calls.append((done, total))))
     done = [d for d, _ in calls]
     assert done == sorted(done) and calls[-1] == (40, 40)
 
@@ -257,10 +258,10 @@ def test_interrupt_and_encoder_failure_leave_nothing_behind(
     out.mkdir()
     source = InterruptedSource(frames40)
     with pytest.raises(KeyboardInterrupt):
-        stack_with_video(source, FrameRange(0, None), "max", out / "v.mp4", progress=print)
+        run(StackJob("fake", video=TrailVideoJob(str(out / "v.mp4"))), Silent(print), source=source)
     assert os.listdir(out) == []
 
-    import vid2trail.video as video_module
+    import vid2trail.encode as video_module
 
     real = video_module.encoder_command
 
@@ -400,9 +401,8 @@ def test_progress_is_monotone_with_a_video_step_and_several_passes(
     lossless_clip: Path, frames40: np.ndarray
 ) -> None:
     calls: list[tuple[int, int | None]] = []
-    with open_source(lossless_clip) as source:
-        stack_with_video(source, FrameRange(0, None), "sigma", "p.mp4", trail="comet",
-                         video_step=3, progress=lambda d, t: calls.append((d, t)))  # fmt: skip
+    job = StackJob(str(lossless_clip), "sigma", video=TrailVideoJob("p.mp4", "comet", step=3))
+    run(job, Silent(lambda d, t: calls.append((d, t))))
     done = [d for d, _ in calls]
     assert done == sorted(done)
     assert calls[-1][0] == calls[-1][1] and calls[-1][0] >= 80  # two passes or more over 40

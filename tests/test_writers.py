@@ -77,7 +77,7 @@ def test_check_output_rules(tmp_path: Path) -> None:
     ):
         check_output(tmp_path / ".png")
     assert check_output(tmp_path / "fine.tif", bit_depth=16) == tmp_path / "fine.tif"
-    with pytest.raises(OutputError, match="--quality 0: use 1 to 100"):
+    with pytest.raises(OutputError, match="quality 0: use 1 to 100"):
         write_still(tmp_path / "q.jpg", np.zeros((2, 2, 3), np.uint8), quality=0)
 
 

@@ -8,9 +8,9 @@ Examples
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from typing import TYPE_CHECKING, Any
+
+from .version import __version__
 
 # The public names, by the module that defines them. They are imported on first use (PEP 562), so
 # that ``import vid2trail`` is cheap: numpy, OpenCV and PyAV load when something needs them.
@@ -22,15 +22,18 @@ _EXPORTS = {
         "OutputError", "SelectionPastEndError", "SourceError", "SourceNotFoundError",
         "TimeParseError", "UsageError", "Vid2TrailError", "Vid2TrailWarning",
     ),
+    "encode": ("VideoWriter",),
+    "encoding": ("VideoOptions",),
     "frames": ("Frame", "SourceInfo"),
-    "pipeline": ("provenance", "render", "run_reducers", "stack"),
+    "job": ("StackJob", "TrailVideoJob"),
+    "orchestrator": ("StackResult", "run", "stack"),
+    "outputs": ("provenance", "render"),
+    "pipeline": ("FrameSink", "run_reducers"),
     "reducers": ("REDUCERS", "Reducer", "make_reducer"),
     "select": ("FrameRange", "Window", "parse_position", "resolve_window"),
     "sources": ("open_source",),
     "trails": ("FrameRenderer", "Trail", "comet_decay", "make_trail"),
-    "video": (
-        "TrailVideo", "VideoOptions", "VideoWriter", "progressive_frames", "stack_with_video",
-    ),
+    "video": ("TrailVideo", "progressive_frames", "trail_video"),
     "writers": ("write_sidecar", "write_still"),
 }  # fmt: skip
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -61,6 +64,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and editors see
     from .calibrate import Calibration, load_dark
     from .color import linear_to_srgb, srgb_to_linear, to_output
+    from .encode import VideoWriter
+    from .encoding import VideoOptions
     from .errors import (
         DecodeError,
         DecodeWarning,
@@ -77,18 +82,15 @@ if TYPE_CHECKING:  # what type checkers and editors see
         Vid2TrailWarning,
     )
     from .frames import Frame, SourceInfo
-    from .pipeline import provenance, render, run_reducers, stack
+    from .job import StackJob, TrailVideoJob
+    from .orchestrator import StackResult, run, stack
+    from .outputs import provenance, render
+    from .pipeline import FrameSink, run_reducers
     from .reducers import REDUCERS, Reducer, make_reducer
     from .select import FrameRange, Window, parse_position, resolve_window
     from .sources import open_source
     from .trails import FrameRenderer, Trail, comet_decay, make_trail
-    from .video import (
-        TrailVideo,
-        VideoOptions,
-        VideoWriter,
-        progressive_frames,
-        stack_with_video,
-    )
+    from .video import TrailVideo, progressive_frames, trail_video
     from .writers import write_sidecar, write_still
 
 __all__ = [
@@ -101,6 +103,7 @@ __all__ = [
     "EncodeError",
     "Frame",
     "FrameRange",
+    "FrameSink",
     "FrameRenderer",
     "OutputError",
     "Reducer",
@@ -108,9 +111,12 @@ __all__ = [
     "SourceError",
     "SourceInfo",
     "SourceNotFoundError",
+    "StackJob",
+    "StackResult",
     "TimeParseError",
     "Trail",
     "TrailVideo",
+    "TrailVideoJob",
     "UsageError",
     "Vid2TrailError",
     "Vid2TrailWarning",
@@ -129,11 +135,12 @@ __all__ = [
     "progressive_frames",
     "render",
     "resolve_window",
+    "run",
     "run_reducers",
     "srgb_to_linear",
     "stack",
-    "stack_with_video",
     "to_output",
+    "trail_video",
     "write_sidecar",
     "write_still",
 ]

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import os
 import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .color import decode_lut
-from .errors import SourceError, UsageError, Vid2TrailError, Vid2TrailWarning
+from .color import to_linear
+from .errors import SourceError, UsageError, Vid2TrailError, Vid2TrailWarning, option
 from .median import DEFAULT_MEMORY_BYTES, MedianReducer
 from .select import FrameRange
 from .sources import SourceBase, open_source
@@ -46,24 +45,6 @@ HOT_PIXEL_KAPPA = 5.0
 #: The smallest excess over the neighbourhood counted as hot, in linear light.
 HOT_PIXEL_FLOOR = 1.0 / 255.0
 _FITS_EXTENSIONS = (".fits", ".fit", ".fts")
-
-
-@lru_cache(maxsize=4)
-def _lut32(dtype_name: str) -> np.ndarray:
-    return decode_lut(dtype_name).astype(np.float32)
-
-
-def to_linear32(pixels: np.ndarray) -> np.ndarray:
-    """Linear light as float32: integer codes through the sRGB table, floats as they are.
-
-    Examples
-    --------
-    >>> to_linear32(np.array([0, 255], np.uint8)).tolist()
-    [0.0, 1.0]
-    """
-    if pixels.dtype.kind == "f":
-        return pixels.astype(np.float32, copy=False)
-    return _lut32(pixels.dtype.name)[pixels]
 
 
 def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_BYTES) -> np.ndarray:
@@ -126,9 +107,9 @@ def _master(image: np.ndarray, path: str) -> np.ndarray:
     if image.dtype.kind != "f" and image.dtype not in (np.uint8, np.uint16):
         raise SourceError(
             f"the dark {path} holds {image.dtype.name} samples: save the master as float linear "
-            "light (--bit-depth 32) or as 8- or 16-bit code values"
+            f"light ({option('bit_depth')} 32) or as 8- or 16-bit code values"
         )
-    return _as_hwc(to_linear32(image))
+    return _as_hwc(to_linear(image, dtype=np.float32))
 
 
 def _as_hwc(image: np.ndarray) -> np.ndarray:
@@ -212,7 +193,8 @@ class Calibration:
             warnings.warn(
                 f"{self.hot_pixel_count} hot pixels is a lot: stars that did not move during "
                 "the selection look like hot pixels and are repaired away too; check the result, "
-                "stack a longer stretch of sky, or use --dark instead of --hot-pixels",
+                f"stack a longer stretch of sky, or use {option('dark')} instead of "
+                f"{option('hot_pixels')}",
                 Vid2TrailWarning,
                 stacklevel=2,
             )
@@ -233,8 +215,8 @@ class Calibration:
 
     def _subtract_dark(self, pixels: np.ndarray) -> np.ndarray:
         if self.dark is None:
-            return to_linear32(pixels)
-        light = to_linear32(pixels) - self.dark
+            return to_linear(pixels, dtype=np.float32)
+        light = to_linear(pixels, dtype=np.float32) - self.dark
         return np.maximum(light, 0.0, out=light)
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:

@@ -14,28 +14,29 @@ frame are both "almost zero".
   in the same single pass that stacks; the first frames, which have no past, are judged against
   the first :data:`REJECT_HISTORY` frames, read once ahead of the pass.
 - **Exclusions** (``--exclude 300-320,1200``): frame numbers or times, ranges inclusive at both
-  ends.
+  ends, read by :mod:`vid2trail.exclude`.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
-import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from .errors import UsageError
-from .frames import Frame, SourceInfo
-from .select import FrameRange, parse_position
-from .sources import frame_times
+from .color import LUMA_WEIGHTS
+from .errors import UsageError, option
+from .exclude import Exclusions, parse_exclude, uses_time
+from .frames import Frame
+from .select import FrameRange
 
-#: BT.709 luma weights for R, G, B.
-LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+if TYPE_CHECKING:
+    from .sources import SourceBase
+
 #: ``K`` of ``--reject auto``: a frame brighter than median + K robust sigmas is a flash.
 DEFAULT_REJECT_K = 5.0
 #: Frames in the look-back window of the running median.
@@ -79,21 +80,6 @@ def frame_brightness(pixels: np.ndarray, max_samples: int = 200_000) -> float:
     return value
 
 
-def luma(pixels: np.ndarray) -> np.ndarray:
-    """Per-pixel luma Y' in ``[0, 1]`` (float32), ``H x W``.
-
-    Examples
-    --------
-    >>> round(float(luma(np.array([[[255, 0, 0]]], np.uint8))[0, 0]), 4)
-    0.2126
-    """
-    scale = np.iinfo(pixels.dtype).max if np.issubdtype(pixels.dtype, np.integer) else 1.0
-    values = pixels.astype(np.float32) / np.float32(scale)
-    if values.shape[-1] == 1:
-        return values[..., 0]
-    return values @ LUMA_WEIGHTS.astype(np.float32)
-
-
 class FlashRejector:
     """Judge frames one at a time against the frames before them (a causal Hampel filter).
 
@@ -122,7 +108,7 @@ class FlashRejector:
         self, k: float = DEFAULT_REJECT_K, history: int = REJECT_HISTORY, floor: float = SIGMA_FLOOR
     ) -> None:
         if not k > 0:
-            raise UsageError(f"--reject-above {k}: K must be above 0 (5 is a good start)")
+            raise UsageError(f"{option('reject_above')} {k}: K must be above 0 (5 is a good start)")
         self.k, self.history, self.floor = float(k), int(history), float(floor)
         self._past: deque[float] = deque(maxlen=self.history)
         self._primed: list[float] = []
@@ -180,121 +166,6 @@ def flag_flashes(
     values = np.asarray(values, dtype=np.float64)
     rejector.prime(values[:history])
     return np.array([rejector.is_flash(v) for v in values], dtype=bool)
-
-
-_RANGE_RE = re.compile(r"^(.+?)-(.+)$")
-
-
-@dataclass(frozen=True)
-class Exclusions:
-    """Frames dropped by hand: inclusive ``(first, last)`` frame-number pairs.
-
-    Examples
-    --------
-    >>> ex = Exclusions(((3, 5), (9, 9)))
-    >>> [i for i in range(12) if i in ex]
-    [3, 4, 5, 9]
-    >>> ex.describe()
-    '3-5, 9'
-    """
-
-    ranges: tuple[tuple[int, int], ...] = ()
-
-    def __contains__(self, index: object) -> bool:
-        return any(lo <= index <= hi for lo, hi in self.ranges)  # type: ignore[operator]
-
-    def __bool__(self) -> bool:
-        return bool(self.ranges)
-
-    def describe(self) -> str:
-        """The ranges as ``3-5, 9``."""
-        return ", ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self.ranges)
-
-
-def parse_exclude(
-    texts: Iterable[str], info: SourceInfo, times: Sequence[float] | None = None
-) -> Exclusions:
-    """Read ``--exclude`` values: ``300-320,1200,1:05-1:10`` (inclusive at both ends).
-
-    A frame number names that frame. A range of times ``A-B`` names every frame whose time ``t``
-    (frame ``k`` at ``k / fps``) has ``A <= t <= B``, so ``1:05-1:10`` drops the frames from the
-    first at or after 65 s to the last at or before 70 s; a lone time names the frame on screen
-    at that moment (the last one at or before it). A range of times that falls between two
-    frames names no frame.
-
-    Parameters
-    ----------
-    texts : iterable of str
-        One or more values, each a comma-separated list.
-    info : SourceInfo
-        Its frame rate turns times into frames.
-    times : sequence of float, optional
-        The frames' real presentation times (:func:`vid2trail.sources.frame_times`); with them
-        times find their frames even when the frame rate varies.
-
-    Examples
-    --------
-    >>> info = SourceInfo("a.mp4", 8, 8, 3, np.dtype(np.uint8), 10.0, 100.0, 1000, True)
-    >>> parse_exclude(["300-320,1200", "2s-2.3s"], info).ranges
-    ((20, 23), (300, 320), (1200, 1200))
-    """
-    ranges: list[tuple[int, int]] = []
-    for text in texts:
-        for item in str(text).split(","):
-            item = item.strip()
-            if not item:
-                continue
-            match = _RANGE_RE.match(item)
-            if match:
-                first = _frame_at(match.group(1), info, times, item, last=False)
-                last = _frame_at(match.group(2), info, times, item, last=True)
-            else:
-                first = last = _frame_at(item, info, times, item, last=True)
-            if last < first and match and _in_order(match.group(1), match.group(2)):
-                continue  # a stretch of time between two frames: it holds no frame to drop
-            if last < first:
-                raise UsageError(
-                    f"--exclude {item!r}: the range ends (frame {last}) before it starts "
-                    f"(frame {first}); write FIRST-LAST, e.g. 300-320"
-                )
-            ranges.append((first, last))
-    return Exclusions(tuple(sorted(ranges)))
-
-
-def _in_order(first: str, last: str) -> bool:
-    """True when both ends are times and the first is not after the last."""
-    a, b = (parse_position(text.strip(), "--exclude") for text in (first, last))
-    return a.time_s is not None and b.time_s is not None and a.time_s <= b.time_s
-
-
-def _frame_at(
-    text: str, info: SourceInfo, times: Sequence[float] | None, item: str, *, last: bool
-) -> int:
-    try:
-        position = parse_position(text.strip(), "--exclude")
-    except UsageError:
-        raise UsageError(
-            f"cannot read --exclude {item!r}: give frame numbers or times separated by commas, "
-            "ranges inclusive as FIRST-LAST, e.g. 300-320,1200 or 1:05-1:10"
-        ) from None
-    first = position.to_frame(info.fps, "--exclude", times)
-    if position.frame is not None or not last:
-        return first
-    # The last frame shown at or before the time.
-    if times:
-        return bisect.bisect_right(times, position.time_s + 1e-6) - 1  # type: ignore[operator]
-    return math.floor(position.time_s * info.fps + 1e-6)  # type: ignore[operator]
-
-
-def uses_time(texts: Iterable[str]) -> bool:
-    """True when an ``--exclude`` value names a time (``s`` or ``:``) rather than frames.
-
-    Examples
-    --------
-    >>> uses_time(["300-320"]), uses_time(["1:05-1:10"]), uses_time(["4s"])
-    (False, True, True)
-    """
-    return any(ch in str(text) for text in texts for ch in "s:")
 
 
 @dataclass
@@ -370,21 +241,11 @@ class FrameFilter:
 
 def _spans(indices: Sequence[int]) -> str:
     """``[3, 4, 5, 9]`` -> ``"3-5, 9"``."""
-    return Exclusions(tuple(_runs(sorted(indices)))).describe()
-
-
-def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for i in indices:
-        if runs and i == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], i)
-        else:
-            runs.append((i, i))
-    return runs
+    return Exclusions.of_frames(indices).describe()
 
 
 def build_filter(
-    source: object,
+    source: SourceBase,
     plan: FrameRange,
     *,
     reject_k: float | None = None,
@@ -405,17 +266,17 @@ def build_filter(
 
     Examples
     --------
-    >>> build_filter(None, FrameRange(0, 10)) is None
+    >>> build_filter(None, FrameRange(0, 10)) is None  # type: ignore[arg-type]
     True
     """
     if reject_k is None and not exclude:
         return None
     exclusions = Exclusions()
     if exclude:
-        times = frame_times(source) if uses_time(exclude) else None  # type: ignore[arg-type]
-        exclusions = parse_exclude(exclude, source.info, times)  # type: ignore[attr-defined]
+        times = source.frame_times() if uses_time(exclude) else None
+        exclusions = parse_exclude(exclude, source.known_info(), times)
     rejector = FlashRejector(reject_k) if reject_k is not None else None
     keep = FrameFilter(exclusions, rejector)
     if rejector is not None:
-        keep.prime(source.frames(plan.start, plan.end, plan.step))  # type: ignore[attr-defined]
+        keep.prime(source.frames(plan.start, plan.end, plan.step))
     return keep

@@ -1,4 +1,4 @@
-"""Colour maths: the sRGB transfer curve, lookup tables, normalization and output quantization.
+"""Colour maths: the sRGB transfer curve, lookup tables, luma, normalization, output quantization.
 
 Averaging or adding light must happen in linear light: the mean of two sRGB code values is not the
 code value of the mean light (a star at 255 averaged with black sky gives 128, which is 22% of the
@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
-from .errors import UsageError, check_number
+from .errors import UsageError, check_number, option
 
 #: The sRGB curve's linear toe: code values up to this decode as ``v / 12.92``.
 SRGB_DECODE_KNEE = 0.04045
@@ -47,9 +48,11 @@ def linear_to_srgb(values: np.ndarray) -> np.ndarray:
     return np.where(v <= SRGB_ENCODE_KNEE, v * 12.92, 1.055 * np.power(v, 1.0 / 2.4) - 0.055)
 
 
-@lru_cache(maxsize=4)
-def decode_lut(dtype_name: str) -> np.ndarray:
-    """Linear-light value of every code value of an integer dtype, as a read-only float64 table.
+@lru_cache(maxsize=8)
+def decode_lut(dtype_name: str, float_name: str = "float64") -> np.ndarray:
+    """Linear-light value of every code value of an integer dtype, as a read-only float table.
+
+    ``float_name`` is the table's own dtype: float64, or float32 (the float64 values rounded once).
 
     Examples
     --------
@@ -57,44 +60,92 @@ def decode_lut(dtype_name: str) -> np.ndarray:
     >>> lut.shape, float(lut[255])
     ((256,), 1.0)
     """
-    top = int(np.iinfo(np.dtype(dtype_name)).max)
-    table = srgb_to_linear(np.arange(top + 1, dtype=np.float64) / top)
+    if float_name != "float64":
+        table = decode_lut(dtype_name).astype(float_name)
+    else:
+        top = int(np.iinfo(np.dtype(dtype_name)).max)
+        table = srgb_to_linear(np.arange(top + 1, dtype=np.float64) / top)
     table.setflags(write=False)
     return table
 
 
-def to_linear(pixels: np.ndarray) -> np.ndarray:
-    """Decode integer sRGB pixels to linear float64 through the lookup table.
+def to_linear(
+    pixels: np.ndarray, out: np.ndarray | None = None, *, dtype: np.dtype | type | None = None
+) -> np.ndarray:
+    """Linear light of a frame: integer sRGB codes through the lookup table of :func:`decode_lut`.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        Integer code values (uint8, uint16), or floats, which are linear light already.
+    out : numpy.ndarray, optional
+        A buffer of ``pixels``' shape to write into (a reused scratch frame: no allocation per
+        frame); its dtype is the result's.
+    dtype : dtype, optional
+        The result's float dtype when there is no ``out``: float64 (the default) or float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``out`` when given, else a new array; floats already of the wanted dtype come back as
+        they are (no copy, ``out`` untouched), other floats are cast (into ``out`` when given).
 
     Examples
     --------
     >>> to_linear(np.array([0, 255], np.uint8)).tolist()
     [0.0, 1.0]
+    >>> to_linear(np.array([0, 65535], np.uint16), np.empty(2, np.float32)).dtype
+    dtype('float32')
     """
-    return decode_lut(pixels.dtype.name)[pixels]
+    want = np.dtype(dtype if dtype is not None else out.dtype if out is not None else np.float64)
+    if out is not None and out.dtype != want:
+        raise ValueError(f"to_linear into a {out.dtype} buffer cannot give {want}")
+    if pixels.dtype.kind == "f":
+        if pixels.dtype == want:
+            return pixels
+        if out is None:
+            return pixels.astype(want)
+        np.copyto(out, pixels, casting="same_kind")
+        return out
+    lut = decode_lut(pixels.dtype.name, want.name)
+    contiguous = out is None or out.flags.c_contiguous
+    if pixels.dtype == np.uint8 and pixels.size and pixels.flags.c_contiguous and contiguous:
+        # OpenCV's table lookup gives the same values as numpy's take(), several times faster
+        # (vectorized, threaded, and it releases the GIL); a 2-D view serves any channel count.
+        flat = pixels.reshape(pixels.shape[0] if pixels.ndim > 1 else 1, -1)
+        if out is None:
+            return cv2.LUT(flat, lut).reshape(pixels.shape)
+        cv2.LUT(flat, lut, dst=out.reshape(flat.shape))  # a view: OpenCV writes into ``out``
+        return out
+    # take() into a reused buffer avoids a fresh float frame per update.
+    return np.take(lut, pixels, out=out)
 
 
-def linear_into(pixels: np.ndarray, scratch: np.ndarray) -> np.ndarray:
-    """Linear light of a frame: integer codes through the lookup table into ``scratch``.
+#: BT.709 luma weights for R, G, B (on gamma-encoded values: luma Y', not luminance Y).
+LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+_LUMA_WEIGHTS32 = LUMA_WEIGHTS.astype(np.float32)
 
-    Float frames are linear light already and come back as they are (no copy).
+
+def luma(pixels: np.ndarray, *, scaled: bool = True) -> np.ndarray:
+    """Per-pixel luma Y' of an ``H x W x C`` frame as float32 ``H x W`` (C = 1: the channel itself).
+
+    BT.709 weights on the frame's own (gamma-encoded) values. ``scaled`` divides integer codes by
+    their white level, so 0 is black and 1 is white; ``scaled=False`` keeps the codes' scale, which
+    is enough to compare the pixels of frames of one dtype (the argmax of a max stack).
 
     Examples
     --------
-    >>> linear_into(np.array([0, 255], np.uint8), np.empty(2)).tolist()
-    [0.0, 1.0]
+    >>> round(float(luma(np.array([[[255, 0, 0]]], np.uint8))[0, 0]), 4)
+    0.2126
+    >>> luma(np.full((1, 1, 3), 10, np.uint8), scaled=False).tolist()
+    [[10.0]]
     """
-    if pixels.dtype.kind == "f":
-        return pixels
-    lut = decode_lut(pixels.dtype.name)
-    if pixels.dtype == np.uint8 and scratch.dtype == np.float64 and scratch.shape == pixels.shape:
-        # OpenCV's table lookup gives the same float64 values as numpy's take(), about ten
-        # times faster (vectorized, threaded, and it releases the GIL).
-        import cv2
-
-        return cv2.LUT(np.ascontiguousarray(pixels), lut, dst=scratch)
-    # take() into a reused buffer avoids a fresh float64 frame per update.
-    return np.take(lut, pixels, out=scratch)
+    values = pixels.astype(np.float32)
+    if scaled and pixels.dtype.kind in "ui":
+        values /= np.float32(np.iinfo(pixels.dtype).max)
+    if values.shape[-1] == 1:
+        return values[..., 0]
+    return values @ _LUMA_WEIGHTS32
 
 
 _PERCENTILE_RE = re.compile(r"^p(\d{1,2}(?:\.\d+)?|100)$")
@@ -119,9 +170,7 @@ def check_gain(gain: float) -> None:
     --------
     >>> check_gain(2.0)
     """
-    check_number(
-        "--gain", gain, 0, 1e6, "a factor above 0, at most 1000000 (2 is one stop brighter)"
-    )
+    check_number("gain", gain, 0, 1e6, "a factor above 0, at most 1000000 (2 is one stop brighter)")
 
 
 def parse_normalize(text: str) -> str:
@@ -136,7 +185,8 @@ def parse_normalize(text: str) -> str:
     if value in ("none", "max") or _PERCENTILE_RE.match(value):
         return value
     raise UsageError(
-        f"--normalize {text!r} is not understood: use none, max, or a percentile such as p99.5"
+        f"{option('normalize')} {text!r} is not understood: use none, max, or a percentile such "
+        "as p99.5"
     )
 
 

@@ -59,6 +59,7 @@ class SourceInfo:
     frame_count_exact : bool
         True when ``frame_count`` was counted (a folder's file list), False when it was estimated
         from duration x fps, which can be off by a frame or two, or more for variable frame rates.
+        A source's ``info`` never changes; ``source.exact_info()`` counts a video's frames.
     codec : str
         Decoder or file format name, for messages ("h264", "images").
     backend : str

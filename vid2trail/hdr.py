@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import option
+
 #: ``--hdr keep``: linear light where 1.0 is this many cd/m2 (ITU-R BT.2408 HDR reference white).
 HDR_REFERENCE_WHITE_NITS = 203
 #: The nominal peak that tone mapping measures light against (what FFmpeg's zscale calls npl).
@@ -173,7 +175,7 @@ class HdrToSdr:
             return (
                 f"kept the {self.label} light: linear float, BT.709 primaries, 1.0 = "
                 f"{HDR_REFERENCE_WHITE_NITS} cd/m2 reference white; highlights above 1.0 survive "
-                "only in --bit-depth 32 outputs (.tif, .fits, .npy)"
+                f"only in {option('bit_depth')} 32 outputs (.tif, .fits, .npy)"
             )
         return f"tone-mapped {self.label} BT.2020 to SDR BT.709 (Hable curve)"
 

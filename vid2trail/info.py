@@ -9,9 +9,14 @@ first frame.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
+from .errors import in_words
 from .sources import is_image_collection, open_source
+
+if TYPE_CHECKING:
+    from .sources.media import MediaInfo
+    from .sources.pyav import PyAVSource
 
 
 def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[str, Any]:
@@ -28,7 +33,8 @@ def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[st
     -------
     dict
         ``path``, ``kind`` (``"video"`` or ``"images"``), the frame facts, and for a video
-        ``container``, ``streams`` and ``video`` (the chosen stream in detail).
+        ``container``, ``streams`` and ``video`` (the chosen stream in detail). Notes name
+        options in library words.
 
     Examples
     --------
@@ -49,48 +55,8 @@ def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[st
                 "channels": info.channels,
                 "bit_depth": info.bits_per_sample,
             }
-        times = source.frame_times()  # type: ignore[attr-defined]
-        info = source.info
-        media = source.media  # type: ignore[attr-defined]
-        chosen = source.stream  # type: ignore[attr-defined]
-        streams = [
-            {
-                "index": s.index,
-                "type": s.kind if not s.attached_pic else "attached picture",
-                "codec": s.codec,
-                "language": s.language,
-                "default": s.default,
-                **({"video_number": media.video_streams().index(s)} if s.is_video else {}),
-            }
-            for s in media.streams
-        ]
-        frame_duration = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
-        video = {
-            "stream": info.stream,
-            "stream_index": chosen.index,
-            "codec": chosen.codec,
-            "profile": chosen.profile,
-            "coded_size": [chosen.width, chosen.height],
-            "size": [info.width, info.height],
-            "rotation_deg": info.rotation_deg,
-            "fps": info.fps,
-            "mean_fps": round(1 / frame_duration, 3) if frame_duration else None,
-            "variable_fps": info.variable_fps,
-            "duration_s": info.duration_s,
-            "frame_count": info.frame_count,
-            "frame_count_exact": info.frame_count_exact,
-            "pix_fmt": info.pix_fmt,
-            "bit_depth": info.bits_per_sample,
-            "decoded_as": f"{info.dtype} RGB",
-            "color_range": chosen.color_range or None,
-            "color_matrix": chosen.color_matrix or None,
-            "color_primaries": chosen.color_primaries or None,
-            "color_transfer": chosen.color_transfer or None,
-            "hdr": chosen.hdr or None,
-            "dolby_vision": chosen.dolby_vision,
-            "conversion": source.filter_chain,  # type: ignore[attr-defined]
-            "notes": list(info.notes),
-        }
+        video = cast("PyAVSource", source)  # what open_source opens a video with
+        media = video.media
         return {
             "path": text,
             "kind": "video",
@@ -98,9 +64,59 @@ def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[st
             "container": media.container,
             "duration_s": media.duration_s,
             "bitrate_kbps": media.bitrate_kbps,
-            "streams": streams,
-            "video": video,
+            "streams": _streams(media),
+            "video": _video(video),
         }
+
+
+def _streams(media: MediaInfo) -> list[dict[str, Any]]:
+    """Every stream of the file, in brief; video streams with the number ``stream`` takes."""
+    videos = media.video_streams()
+    return [
+        {
+            "index": s.index,
+            "type": s.kind if not s.attached_pic else "attached picture",
+            "codec": s.codec,
+            "language": s.language,
+            "default": s.default,
+            **({"video_number": videos.index(s)} if s.is_video else {}),
+        }
+        for s in media.streams
+    ]
+
+
+def _video(source: PyAVSource) -> dict[str, Any]:
+    """The chosen video stream in detail, with its exact frame count (one demux pass)."""
+    times = source.frame_times()
+    info = source.exact_info()
+    chosen = source.stream
+    frame_duration = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else None
+    return {
+        "stream": info.stream,
+        "stream_index": chosen.index,
+        "codec": chosen.codec,
+        "profile": chosen.profile,
+        "coded_size": [chosen.width, chosen.height],
+        "size": [info.width, info.height],
+        "rotation_deg": info.rotation_deg,
+        "fps": info.fps,
+        "mean_fps": round(1 / frame_duration, 3) if frame_duration else None,
+        "variable_fps": info.variable_fps,
+        "duration_s": info.duration_s,
+        "frame_count": info.frame_count,
+        "frame_count_exact": info.frame_count_exact,
+        "pix_fmt": info.pix_fmt,
+        "bit_depth": info.bits_per_sample,
+        "decoded_as": f"{info.dtype} RGB",
+        "color_range": chosen.color_range or None,
+        "color_matrix": chosen.color_matrix or None,
+        "color_primaries": chosen.color_primaries or None,
+        "color_transfer": chosen.color_transfer or None,
+        "hdr": chosen.hdr or None,
+        "dolby_vision": chosen.dolby_vision,
+        "conversion": source.filter_chain,
+        "notes": [in_words(note) for note in info.notes],
+    }
 
 
 def _or(value: Any, missing: str = "not tagged") -> str:

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from .color import srgb_to_linear
-from .errors import DiskSpaceError, UsageError
+from .errors import DiskSpaceError, UsageError, option
+from .reducer import ReducerBase
 
 #: Default ``--memory``: 2 GB.
 DEFAULT_MEMORY_BYTES = 2 * 10**9
@@ -54,11 +55,13 @@ def parse_size(text: str | int) -> int:
     """
     match = _SIZE_RE.match(str(text))
     if not match:
-        raise UsageError(f"--memory {text!r} is not a size: use a number with a unit, such as 2GB")
+        raise UsageError(
+            f"{option('memory')} {text!r} is not a size: use a number with a unit, such as 2GB"
+        )
     number, unit = float(match.group(1)), (match.group(2) or "").lower()
     size = int(number * _UNITS[unit])
     if size <= 0:
-        raise UsageError(f"--memory {text!r}: the size must be above 0")
+        raise UsageError(f"{option('memory')} {text!r}: the size must be above 0")
     return size
 
 
@@ -76,7 +79,7 @@ def format_size(size: float) -> str:
     return f"{int(size)} B"
 
 
-class MedianReducer:
+class MedianReducer(ReducerBase):
     """Exact per-pixel, per-channel median of all frames; order does not matter.
 
     Parameters
@@ -104,7 +107,7 @@ class MedianReducer:
         if isinstance(memory_bytes, str):
             memory_bytes = parse_size(memory_bytes)
         if memory_bytes <= 0:
-            raise UsageError(f"--memory {memory_bytes}: the size must be above 0")
+            raise UsageError(f"{option('memory')} {memory_bytes}: the size must be above 0")
         self.memory_bytes = int(memory_bytes)
         self.temp_dir = temp_dir
         self.count = 0
@@ -119,6 +122,9 @@ class MedianReducer:
         self._handle: object | None = None
         self._finalizer: weakref.finalize | None = None
         self._result: np.ndarray | None = None
+
+    def parameters(self) -> dict[str, object]:
+        return {"memory_bytes": self.memory_bytes}
 
     # -- feeding -------------------------------------------------------------------------------
 
@@ -138,7 +144,7 @@ class MedianReducer:
             raise DiskSpaceError(
                 f"{what} needs {format_size(needed)} of temporary disk in {folder} but only "
                 f"{format_size(free)} is free: free some space, point TMPDIR at a bigger disk, "
-                "raise --memory, or stack fewer frames (--step)"
+                f"raise {option('memory')}, or stack fewer frames ({option('step')})"
             )
 
     def update(self, pixels: np.ndarray) -> None:
@@ -190,8 +196,8 @@ class MedianReducer:
                 self.close()
                 raise DiskSpaceError(
                     f"the temporary disk in {folder} filled up while caching frames for the "
-                    "median: free some space, point TMPDIR at a bigger disk, raise --memory, or "
-                    "stack fewer frames (--step)"
+                    "median: free some space, point TMPDIR at a bigger disk, raise "
+                    f"{option('memory')}, or stack fewer frames ({option('step')})"
                 ) from None
             raise
 

@@ -16,12 +16,15 @@ import os
 import queue
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import DecodeError
+from .errors import DecodeError, option
 from .frames import SourceInfo
 from .reducers import MaxReducer, MeanReducer, MinReducer, Reducer, SumReducer, make_reducer
 from .select import FrameRange
+
+if TYPE_CHECKING:
+    from .sources import SourceBase
 
 #: Below this many frames per segment, starting processes costs more than it saves.
 MIN_SEGMENT_FRAMES = 60
@@ -254,15 +257,11 @@ def _check_alive(workers: list[Any], results: dict[int, Reducer]) -> None:
         if part not in results and not worker.is_alive() and worker.exitcode not in (0, None):
             raise DecodeError(
                 f"a worker process stopped unexpectedly (exit code {worker.exitcode}); "
-                "try --workers 1"
+                f"try {option('workers')} 1"
             )
 
 
-def can_split(source: Any, info: SourceInfo) -> bool:
+def can_split(source: SourceBase, info: SourceInfo) -> bool:
     """True when a source can be cut into segments: it seeks exactly and can be pickled."""
     # A keyframes-only preview is already cheap, and its frames are not a regular range.
-    return (
-        bool(getattr(source, "exact_seek", False))
-        and not getattr(source, "keyframes_only", False)
-        and info.frame_count is not None
-    )
+    return source.exact_seek and not source.keyframes_only and info.frame_count is not None

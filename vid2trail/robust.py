@@ -23,14 +23,39 @@ from __future__ import annotations
 
 import numpy as np
 
-from .color import linear_into
-from .errors import UsageError, check_number
+from .color import to_linear
+from .errors import UsageError, check_number, option
+from .reducer import ReducerBase
 
 #: Rejection passes a sigma or winsor stack may ask for.
 MAX_ITERATIONS = 20
 
 
-class SigmaClipReducer:
+def check_rejection(kappa: float, iterations: int | None) -> None:
+    """Refuse a ``kappa`` that is not finite and in (0, 100], or ``iterations`` that is not a
+    whole number from 1 to :data:`MAX_ITERATIONS` (None: the mode's default).
+
+    Examples
+    --------
+    >>> check_rejection(3.0, None)
+    >>> check_rejection(float("inf"), None)
+    Traceback (most recent call last):
+    ...
+    vid2trail.errors.UsageError: kappa inf: use a number of standard deviations above 0, at most 100
+    """
+    check_number("kappa", kappa, 0, 100, "a number of standard deviations above 0, at most 100")
+    if iterations is None:
+        return
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise UsageError(f"{option('iterations')} {iterations!r}: use a whole number, 1 or more")
+    if iterations > MAX_ITERATIONS:
+        raise UsageError(
+            f"{option('iterations')} {iterations}: use at most {MAX_ITERATIONS} (each one "
+            "decodes the selection again; two already reject a plane's trail)"
+        )
+
+
+class SigmaClipReducer(ReducerBase):
     """Kappa-sigma clipped mean of linear light: ``mean of x where |x - mu| <= kappa * sigma``.
 
     ``mu`` and ``sigma`` (population standard deviation) come from the previous pass, per pixel
@@ -64,16 +89,7 @@ class SigmaClipReducer:
     clamp = False
 
     def __init__(self, kappa: float = 3.0, iterations: int = 1) -> None:
-        check_number(
-            "--kappa", kappa, 0, 100, "a number of standard deviations above 0, at most 100"
-        )
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise UsageError(f"--iterations {iterations!r}: use a whole number, 1 or more")
-        if iterations > MAX_ITERATIONS:
-            raise UsageError(
-                f"--iterations {iterations}: use at most {MAX_ITERATIONS} (each one decodes the "
-                "selection again; two already reject a plane's trail)"
-            )
+        check_rejection(kappa, iterations)
         self.kappa = float(kappa)
         self.iterations = iterations
         self.passes = 1 + iterations
@@ -128,7 +144,7 @@ class SigmaClipReducer:
             self._tmp = np.empty(pixels.shape, np.float64)
             self._keep = np.empty(pixels.shape, bool)
             self._keep2 = np.empty(pixels.shape, bool)
-        x = linear_into(pixels, self._x)
+        x = to_linear(pixels, self._x)
         self.count += 1
         # Every step writes into a reused buffer: no full-frame allocation per frame.
         delta, tmp, mean = self._delta, self._tmp, self._mean
@@ -152,6 +168,9 @@ class SigmaClipReducer:
         tmp *= delta
         self._m2 += tmp  # type: ignore[operator]
 
+    def parameters(self) -> dict[str, object]:
+        return {"kappa": self.kappa, "iterations": self.iterations}
+
     def _clamping(self) -> bool:
         return self.clamp and self._pass == self.passes - 1
 
@@ -160,8 +179,7 @@ class SigmaClipReducer:
 
     def combine(self, other: SigmaClipReducer) -> SigmaClipReducer:
         """Merge a partial reducer of the same pass (Chan et al.'s pairwise mean and variance)."""
-        if type(self) is not type(other):
-            raise TypeError(f"cannot combine a {self.name!r} reducer with a {other.name!r} reducer")
+        self._check_same(other)
         if other._pass != self._pass:
             raise UsageError(f"cannot combine pass {other._pass} into pass {self._pass}")
         if other._mean is None or other.count == 0:

@@ -24,13 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .choose import (
-    DEFAULT_REJECT_K,
-    REJECT_HISTORY,
-    flag_flashes,
-    frame_brightness,
-    luma,
-)
+from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, flag_flashes, frame_brightness
+from .color import luma
 from .errors import SourceError
 from .frames import Frame, SourceInfo
 from .night import NightChoice, choose_night
@@ -60,9 +55,9 @@ def small_frames(source: SourceBase, width: int = SCAN_WIDTH) -> Iterator[Frame]
     ...     next(small_frames(src, 240)).pixels.shape
     (135, 240, 3)
     """
-    downscaled = getattr(source, "downscaled", None)
-    if callable(downscaled):
-        yield from downscaled(width).frames()
+    small = source.downscaled(width)
+    if small is not None:
+        yield from small.frames()
         return
     import cv2
 
@@ -127,7 +122,7 @@ def measure(
     (240, 0.041)
     """
     rows: list[tuple[int, float, float, float, float, float]] = []
-    total = source.info.frame_count
+    total = source.known_info().frame_count
     stride = max(1, (total or 0) // max(1, 2 * thumbnails))
     kept: list[tuple[int, np.ndarray]] = []
     previous: np.ndarray | None = None

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import MissingDependencyError, OutputError
+from .errors import MissingDependencyError, OutputError, option
 from .scan import ScanResult, format_clock
 from .writers import atomic_path, check_destination
 
@@ -54,9 +54,11 @@ def parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in str(text).lower().split("x"))
     except ValueError:
-        raise OutputError(f"--size {text!r}: write WIDTHxHEIGHT in pixels, e.g. 1400x800") from None
+        raise OutputError(
+            f"{option('size')} {text!r}: write WIDTHxHEIGHT in pixels, e.g. 1400x800"
+        ) from None
     if not (200 <= width <= 10000 and 200 <= height <= 10000):
-        raise OutputError(f"--size {text}: each side must be 200 to 10000 pixels")
+        raise OutputError(f"{option('size')} {text}: each side must be 200 to 10000 pixels")
     return width, height
 
 
@@ -76,7 +78,7 @@ def _pyplot() -> Any:
     except ImportError as exc:
         raise MissingDependencyError(
             "the scan picture needs matplotlib: pip install 'vid2trail[scan]' "
-            "(or use --json alone for the numbers)"
+            f"(or use {option('json')} alone for the numbers)"
         ) from exc
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import EmptySelectionError, SelectionPastEndError, TimeParseError
+from .errors import EmptySelectionError, SelectionPastEndError, TimeParseError, option
 from .frames import SourceInfo
 
 _FRAME_RE = re.compile(r"^\d+$")
@@ -108,6 +108,22 @@ def parse_position(text: str, what: str = "position") -> Position:
     )
 
 
+def is_time(text: str) -> bool:
+    """True when ``text`` names a time (it has a unit ``s`` or a colon) rather than frame numbers.
+
+    The rule :func:`parse_position` reads by; it holds for a range or list such as ``1:05-1:10``
+    too, so a caller can tell before parsing whether frame times must be read.
+
+    Examples
+    --------
+    >>> is_time("120"), is_time("4.5s"), is_time("2:00"), is_time("300-320,1:05")
+    (False, True, True, True)
+    >>> is_time("90s") == (parse_position("90s").time_s is not None)
+    True
+    """
+    return any(ch in str(text) for ch in "s:")
+
+
 @dataclass(frozen=True)
 class Window:
     """A requested window: positions not yet resolved against a source.
@@ -121,16 +137,21 @@ class Window:
 
     start: Position | None = None
     end: Position | None = None
+    #: The ends left unset are the night's: a quick scan finds them (``--start auto``).
+    auto: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Window:
-        """Parse ``A:B`` where A and B use :func:`parse_position`'s syntax (either may be empty).
+        """Parse ``A:B`` where A and B use :func:`parse_position`'s syntax (either may be empty),
+        or ``auto``: the night a quick scan finds.
 
         Because times may contain colons themselves (``1:00:2:00``), the split is tried at every
         colon, the most balanced first, and the first where both halves parse wins; write
         ``60s:120s`` to be unambiguous.
         """
         value = str(text).strip()
+        if value == "auto":
+            return cls(auto=True)
         candidates = sorted(
             (i for i, ch in enumerate(value) if ch == ":"),
             key=lambda i: abs(value[:i].count(":") - value[i + 1 :].count(":")),
@@ -230,14 +251,15 @@ def resolve_window(
     FrameRange(start=50, end=100, step=1)
     """
     if step < 1:
-        raise EmptySelectionError(f"--step {step}: the step must be 1 or more")
-    start = window.start.to_frame(info.fps, "--start", times) if window.start else 0
-    end = window.end.to_frame(info.fps, "--end", times) if window.end else None
+        raise EmptySelectionError(f"{option('step')} {step}: the step must be 1 or more")
+    start = window.start.to_frame(info.fps, option("start"), times) if window.start else 0
+    end = window.end.to_frame(info.fps, option("end"), times) if window.end else None
     if end is not None and start >= end:
         start_text = window.start.text if window.start else "0"
         end_text = window.end.text if window.end else ""
         raise EmptySelectionError(
-            f"--start {start_text} (frame {start}) is not before --end {end_text} (frame {end}): "
+            f"{option('start')} {start_text} (frame {start}) is not before {option('end')} "
+            f"{end_text} (frame {end}): "
             "the window is half-open, start <= frame < end; give an end after the start"
         )
     if info.frame_count is not None and info.frame_count_exact:
@@ -251,6 +273,6 @@ def resolve_window(
 def past_end_error(start: int, info: SourceInfo) -> SelectionPastEndError:
     """The error for a start beyond the last frame, saying how long the input is."""
     return SelectionPastEndError(
-        f"--start frame {start} is past the last frame of {info.path}: it has "
-        f"{info.describe_length()}; give a smaller --start"
+        f"{option('start')} frame {start} is past the last frame of {info.path}: it has "
+        f"{info.describe_length()}; give a smaller {option('start')}"
     )

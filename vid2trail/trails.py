@@ -22,8 +22,15 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from .color import check_gain, decode_lut, linear_to_srgb, normalization_scale, parse_normalize
-from .errors import UsageError
+from .color import (
+    check_gain,
+    decode_lut,
+    linear_to_srgb,
+    normalization_scale,
+    parse_normalize,
+    to_linear,
+)
+from .errors import UsageError, option
 from .reducers import Reducer, make_reducer
 
 #: The ``--trail`` kinds.
@@ -50,7 +57,7 @@ def comet_decay(trail_frames: int) -> float:
     """
     if isinstance(trail_frames, bool) or not isinstance(trail_frames, int) or trail_frames < 1:
         raise UsageError(
-            f"--trail-frames {trail_frames!r}: use a whole number of frames, 1 or more"
+            f"{option('trail_frames')} {trail_frames!r}: use a whole number of frames, 1 or more"
         )
     return COMET_FLOOR ** (1.0 / trail_frames)
 
@@ -127,17 +134,19 @@ class CometTrail:
 
     def __init__(self, decay_per_frame: float) -> None:
         if not 0.0 < decay_per_frame < 1.0:
-            raise UsageError(f"--decay {decay_per_frame}: use a factor between 0 and 1, e.g. 0.95")
+            raise UsageError(
+                f"{option('decay')} {decay_per_frame}: use a factor between 0 and 1, e.g. 0.95"
+            )
         self.decay_per_frame = float(decay_per_frame)
         self._acc: np.ndarray | None = None
         self._scratch: np.ndarray | None = None
         self.count = 0
 
     def update(self, pixels: np.ndarray) -> None:
-        light = _to_linear32(pixels, self._scratch)
+        light = to_linear(pixels, self._scratch, dtype=np.float32)
         if self._acc is None:
             self._acc = light.copy()
-            self._scratch = light
+            self._scratch = None if light is pixels else light  # never write into a source's frame
         else:
             # One rounding per step: d * A in float32, then the exact max.
             np.multiply(self._acc, np.float32(self.decay_per_frame), out=self._acc)
@@ -173,7 +182,9 @@ class WindowTrail:
 
     def __init__(self, length: int) -> None:
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise UsageError(f"--trail-frames {length!r}: use a whole number of frames, 1 or more")
+            raise UsageError(
+                f"{option('trail_frames')} {length!r}: use a whole number of frames, 1 or more"
+            )
         self.length = length
         self._ring: np.ndarray | None = None
         self._back: np.ndarray | None = None  # max of the raw frames split..t
@@ -186,7 +197,8 @@ class WindowTrail:
         t, size = self.count, self.length
         if self._ring is None or self._back is None:
             self.linear = pixels.dtype.kind == "f"
-            _check_memory(size * pixels.nbytes, f"--trail window --trail-frames {size}")
+            what = f"{option('trail')} window {option('trail_frames')} {size}"
+            _check_memory(size * pixels.nbytes, what)
             self._ring = np.empty((size, *pixels.shape), pixels.dtype)
             self._back = np.empty_like(pixels)
             self._out = np.empty_like(pixels)
@@ -221,7 +233,8 @@ def _check_memory(needed: int, what: str) -> None:
     if needed > 0.75 * physical:
         raise UsageError(
             f"{what} needs {needed / 2**30:.1f} GiB for its frames, more than the machine's "
-            f"{physical / 2**30:.1f} GiB of memory allow: use fewer --trail-frames or --trail comet"
+            f"{physical / 2**30:.1f} GiB of memory allow: use fewer {option('trail_frames')} or "
+            f"{option('trail')} comet"
         )
 
 
@@ -246,44 +259,31 @@ def make_trail(
     60
     """
     if kind not in TRAIL_KINDS:
-        raise UsageError(f"unknown --trail {kind!r}: choose one of {', '.join(TRAIL_KINDS)}")
+        choices = ", ".join(TRAIL_KINDS)
+        raise UsageError(f"unknown {option('trail')} {kind!r}: choose one of {choices}")
     if kind == "grow":
         if trail_frames is not None or decay is not None:
-            raise UsageError("--trail-frames and --decay apply to --trail comet or window")
+            raise UsageError(
+                f"{option('trail_frames')} and {option('decay')} apply to {option('trail')} comet "
+                "or window"
+            )
         if reducer is not None:
             return GrowTrail(reducer, fed_elsewhere=True)
         return GrowTrail(make_reducer(mode))
     if kind == "window":
         if decay is not None:
-            raise UsageError("--decay applies to --trail comet; give --trail-frames for a window")
+            raise UsageError(
+                f"{option('decay')} applies to {option('trail')} comet; give "
+                f"{option('trail_frames')} for a window"
+            )
         return WindowTrail(DEFAULT_TRAIL_FRAMES if trail_frames is None else trail_frames)
     if decay is not None and trail_frames is not None:
-        raise UsageError("give --trail-frames or --decay, not both: one sets the other")
+        raise UsageError(
+            f"give {option('trail_frames')} or {option('decay')}, not both: one sets the other"
+        )
     if decay is None:
         decay = comet_decay(DEFAULT_TRAIL_FRAMES if trail_frames is None else trail_frames)
     return CometTrail(decay)
-
-
-@lru_cache(maxsize=4)
-def _decode_lut32(dtype_name: str) -> np.ndarray:
-    return decode_lut(dtype_name).astype(np.float32)
-
-
-def _to_linear32(pixels: np.ndarray, out: np.ndarray | None) -> np.ndarray:
-    if pixels.dtype.kind == "f":  # calibrated frames: linear light already
-        if out is None:
-            return pixels.astype(np.float32)
-        np.copyto(out, pixels, casting="same_kind")
-        return out
-    lut = _decode_lut32(pixels.dtype.name)
-    if pixels.dtype == np.uint8 and pixels.flags.c_contiguous:
-        # cv2.LUT is several times faster than np.take; a 2-D view serves any channel count.
-        flat = pixels.reshape(pixels.shape[0], -1)
-        dst = None if out is None else out.reshape(flat.shape)
-        return cv2.LUT(flat, lut, dst=dst).reshape(pixels.shape)
-    if out is None:
-        out = np.empty(pixels.shape, np.float32)
-    return np.take(lut, pixels, out=out)
 
 
 #: Linear light is quantized to this many steps before the sRGB lookup: a step is under 1/40 of

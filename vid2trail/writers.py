@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import OutputError
+from .errors import OutputError, option
 
 #: Output extension -> format name; ``--bit-depth`` choices per format below.
 STILL_FORMATS = {
@@ -123,7 +123,7 @@ def check_output(
         depths = " or ".join(str(d) for d in BIT_DEPTHS[fmt])
         hint = "; use .png or .tif for 16-bit" if fmt == "jpeg" else ""
         raise OutputError(
-            f"--bit-depth {bit_depth} does not suit {out} ({fmt} takes {depths}){hint}"
+            f"{option('bit_depth')} {bit_depth} does not suit {out} ({fmt} takes {depths}){hint}"
         )
     if fmt == "fits":
         from .fits import require_astropy
@@ -149,7 +149,7 @@ def check_destination(out: Path, *, overwrite: bool = False, inputs: tuple[str, 
         if os.path.exists(source) and out.exists() and os.path.samefile(source, out):
             raise OutputError(f"output {out} is the input: choose another output name")
     if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists: pass --overwrite (-y) to replace it")
+        raise OutputError(f"{out} already exists: pass {option('overwrite')} to replace it")
     return out
 
 
@@ -228,7 +228,7 @@ def write_still(
     if fmt is None:
         raise OutputError(f"cannot write {out}: unsupported extension {out.suffix!r}")
     if not 1 <= quality <= 100:
-        raise OutputError(f"--quality {quality}: use 1 to 100")
+        raise OutputError(f"{option('quality')} {quality}: use 1 to 100")
     pixels = image[:, :, 0] if image.ndim == 3 and image.shape[2] == 1 else image
     if (
         fmt in ("png", "jpeg")
@@ -363,7 +363,7 @@ def check_sidecar(still: str | os.PathLike[str], *, overwrite: bool = False) -> 
     """
     out = sidecar_path(still)
     if out.exists() and not overwrite:
-        raise OutputError(f"{out} already exists: pass --overwrite (-y) to replace it")
+        raise OutputError(f"{out} already exists: pass {option('overwrite')} to replace it")
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 
-from ..errors import SourceNotFoundError, UsageError
+from ..errors import SourceNotFoundError, UsageError, option
 from .base import IMAGE_EXTENSIONS, Source, SourceBase, expand_glob
 
 #: Video decoders; the first is the default. ``ffmpeg`` names the same decoder (FFmpeg's
@@ -19,8 +19,8 @@ from .base import IMAGE_EXTENSIONS, Source, SourceBase, expand_glob
 VIDEO_BACKENDS = ("pyav", "ffmpeg")
 #: Backends that are gone, and the sentence that says what decodes instead.
 RETIRED_BACKENDS = {
-    "opencv": "--backend opencv is retired: PyAV decodes in-process, faster and with 10-bit, "
-    "HDR, stream choice and exact frame times; decoding with PyAV",
+    "opencv": f"{option('backend')} opencv is retired: PyAV decodes in-process, faster and with "
+    "10-bit, HDR, stream choice and exact frame times; decoding with PyAV",
 }
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -124,7 +124,7 @@ def open_source(
     text = os.fspath(path)
     check_local_path(text)
     if stream is not None and stream < 0:
-        raise UsageError(f"--stream {stream}: video streams count from 0")
+        raise UsageError(f"{option('stream')} {stream}: video streams count from 0")
     if is_image_collection(text):
         from .images import ImageFolderSource
 
@@ -132,23 +132,23 @@ def open_source(
     retired = RETIRED_BACKENDS.get(backend)
     if backend not in ("auto", *VIDEO_BACKENDS) and retired is None:
         raise UsageError(
-            f"unknown --backend {backend!r}: choose one of auto, {', '.join(VIDEO_BACKENDS)}"
+            f"unknown {option('backend')} {backend!r}: choose one of auto, "
+            f"{', '.join(VIDEO_BACKENDS)}"
         )
     from .pyav import PyAVSource
 
-    video = PyAVSource(text, stream=stream, hdr=hdr, hwaccel=hwaccel)
-    if retired is not None:
-        from dataclasses import replace
-
-        video.info = replace(video.info, notes=(*video.info.notes, retired))
+    notes = (retired,) if retired is not None else ()
+    video = PyAVSource(text, stream=stream, hdr=hdr, hwaccel=hwaccel, notes=notes)
     return video.downscaled_to_fit(PREVIEW_SIDE) if preview else video
 
 
 def frame_times(source: SourceBase) -> list[float] | None:
-    """The real presentation time of every frame (seconds from the first), where known.
+    """The real presentation time of every frame (seconds from the first), where known: the
+    same as ``source.frame_times()``.
 
-    Sources that can read them (video, by one demux pass) return them, which also makes
-    ``source.info``'s frame count exact; others return None and times assume ``fps``.
+    Sources that can read them (video, by one demux pass) return them, and
+    ``source.exact_info()`` then gives the exact frame count at no further cost; others return
+    None and times assume ``fps``.
 
     Examples
     --------
@@ -156,8 +156,7 @@ def frame_times(source: SourceBase) -> list[float] | None:
     ...     frame_times(src)[:3]
     [0.0, 0.04, 0.08]
     """
-    reader = getattr(source, "frame_times", None)
-    return reader() if callable(reader) else None
+    return source.frame_times()
 
 
 __all__ = [

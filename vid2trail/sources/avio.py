@@ -13,7 +13,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import DecodeError, MissingDependencyError
+from ..errors import DecodeError, MissingDependencyError, UsageError, option
 
 
 def import_av() -> Any:
@@ -60,6 +60,34 @@ def check_regular_file(path: str) -> None:
         raise DecodeError(f"{path} is {kind}, not a file: save the video to a file first")
     if os.path.getsize(path) == 0:
         raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
+
+
+def open_accelerated(
+    av: Any, url: str, hwaccel: str, notes: list[str] | None = None
+) -> tuple[Any, str]:
+    """``av.open(url)``, with NVDEC when ``hwaccel`` asks for it, and the ``hwaccel`` that holds
+    from now on: ``auto`` falls back to software (said in ``notes``, then ``"none"``), ``cuda``
+    refuses with one line."""
+    kwargs: dict[str, Any] = {"metadata_errors": "replace"}
+    if hwaccel == "none":
+        return av.open(url, **kwargs), hwaccel
+    from av.codec.hwaccel import HWAccel, hwdevices_available
+
+    if "cuda" in hwdevices_available():
+        try:
+            accel = HWAccel("cuda", allow_software_fallback=hwaccel == "auto")
+            return av.open(url, hwaccel=accel, **kwargs), hwaccel
+        except av.error.FFmpegError as exc:
+            reason = f"no NVIDIA GPU or driver could be opened ({exc.strerror or exc})"
+    else:
+        reason = "this PyAV's FFmpeg has no CUDA support"
+    if hwaccel == "cuda":
+        raise UsageError(
+            f"{option('hwaccel')} cuda: {reason}; use {option('hwaccel')} auto or none"
+        )
+    if notes is not None:
+        notes.append(f"{option('hwaccel')} auto: {reason}; decoding in software")
+    return av.open(url, **kwargs), "none"
 
 
 def decode(
@@ -134,4 +162,12 @@ def peak_nits(side: Any, kinds: Any) -> float | None:
     return None
 
 
-__all__ = ["check_regular_file", "decode", "import_av", "local_url", "peak_nits", "tag_seconds"]
+__all__ = [
+    "check_regular_file",
+    "decode",
+    "import_av",
+    "local_url",
+    "open_accelerated",
+    "peak_nits",
+    "tag_seconds",
+]

@@ -1,14 +1,23 @@
 """What every frame source is: the :class:`Source` protocol and the plumbing the concrete sources
-share, kept apart from :func:`~vid2trail.sources.open_source` so that the sources can import it."""
+share, kept apart from :func:`~vid2trail.sources.open_source` so that the sources can import it.
+
+Beside ``info`` and ``frames()``, a source declares what it can do, each with a default that
+fits a source which cannot: which files it reads, whether and how exactly it seeks, its keyframes,
+its frames' real times and exact length, a smaller copy for a quick look. Settings (keyframes
+only, threads) are never changed on a source in use: :meth:`SourceBase.configured` returns a
+configured copy.
+"""
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
+from ..errors import UsageError
 from ..frames import Frame, SourceInfo
 
 #: File extensions read as still images rather than video.
@@ -17,12 +26,57 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 
 @runtime_checkable
 class Source(Protocol):
-    """The small protocol every source implements."""
+    """The protocol every source implements; :class:`SourceBase` gives each member a default."""
 
     info: SourceInfo
+    keyframes_only: bool
+    threads: int
+    decoder_threads: int | None
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield frames ``start, start + step, ...`` below ``end`` (None: to the last frame)."""
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files the frames come from."""
+
+    @property
+    def seekable(self) -> bool:
+        """Whether a late start is reached by seeking rather than by decoding from frame 0."""
+
+    @property
+    def exact_seek(self) -> bool:
+        """Whether a range may be cut into segments decoded apart (by other processes)."""
+
+    def keyframes_in(self, start: int, end: int | None) -> list[int] | None:
+        """The keyframes ``start <= k < end``; None without a keyframe index."""
+
+    def frame_times(self) -> list[float] | None:
+        """Every frame's presentation time in seconds from the first; None without a clock."""
+
+    def known_times(self) -> list[float] | None:
+        """:meth:`frame_times` if already read, else None; never reads the input."""
+
+    def exact_info(self) -> SourceInfo:
+        """``info`` with the exact frame count and length (may read the whole input once)."""
+
+    def known_info(self) -> SourceInfo:
+        """The most exact ``info`` known without reading more of the input."""
+
+    def count_frames(self) -> tuple[int, float] | None:
+        """The exact frame count and length in seconds; None where they cannot be counted."""
+
+    def downscaled(self, width: int) -> Source | None:
+        """A copy that delivers frames at most ``width`` pixels wide; None if it cannot."""
+
+    def configured(
+        self,
+        *,
+        keyframes_only: bool | None = None,
+        decoder_threads: int | None = None,
+        threads: int | None = None,
+    ) -> Source:
+        """A copy with these settings (None: unchanged); the source itself is left as it is."""
 
     def close(self) -> None:
         """Release the decoder; safe to call twice."""
@@ -43,15 +97,136 @@ class Source(Protocol):
 
 
 class SourceBase:
-    """Context-manager and iteration plumbing shared by the concrete sources."""
+    """The members of :class:`Source`, with the defaults of a source that cannot do more than
+    deliver frames: it reads one file, has no keyframes and no clock, and ``info`` is already all
+    it knows. A concrete source sets ``info`` once, when it opens, and overrides what it can do.
+
+    Settings are read from the attributes and changed only through :meth:`configured`, which
+    copies: a source others hold never changes under them.
+    """
 
     info: SourceInfo
+
+    #: Decode only keyframes (a quick preview); only sources with a keyframe index can.
+    keyframes_only: bool = False
+    #: Images decoded at once by a thread pool (folders).
+    threads: int = 1
+    #: Threads of the decoder itself; None lets it choose (video).
+    decoder_threads: int | None = None
+    #: The settings :meth:`configured` applies to this kind of source.
+    settings: ClassVar[frozenset[str]] = frozenset()
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         raise NotImplementedError
 
-    #: True when ``frames(start, ...)`` lands exactly on frame ``start`` (parallel segments).
-    exact_seek = False
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files the frames come from (for a folder, each image): the outputs must not
+        overwrite them. Default: ``info.path``."""
+        return (self.info.path,)
+
+    @property
+    def seekable(self) -> bool:
+        """True when ``frames(start, ...)`` reaches a late ``start`` without decoding the frames
+        before it. Default True; a video without an index (MPEG-TS) is False."""
+        return True
+
+    @property
+    def exact_seek(self) -> bool:
+        """True when ``frames(start, ...)`` lands exactly on frame ``start``, so that a range can
+        be cut into segments that other processes decode (video). Default False: a folder is
+        split across threads instead."""
+        return False
+
+    def keyframes_in(self, start: int, end: int | None) -> list[int] | None:
+        """The frame numbers of the keyframes ``start <= k < end`` (``end`` None: to the last
+        frame). Default None: the source has no keyframe index (every frame stands alone)."""
+        return None
+
+    def frame_times(self) -> list[float] | None:
+        """The presentation time of every frame in seconds from the first frame, read once and
+        kept. Default None: the source has no clock, and times assume ``info.fps``."""
+        return None
+
+    def known_times(self) -> list[float] | None:
+        """:meth:`frame_times` when they have been read already, else None; never reads the
+        input (for a message or a frame's time that must not cost a pass). Default None."""
+        return None
+
+    def exact_info(self) -> SourceInfo:
+        """``info`` with the exact frame count, length and frame-rate variability, where reading
+        the input can give them (a video: one pass over its packets, decoding nothing, done once).
+        ``info`` itself never changes. Default: ``info``, already all the source knows."""
+        return self.info
+
+    def known_info(self) -> SourceInfo:
+        """The most exact ``info`` known without reading more of the input: :meth:`exact_info`
+        once the frame times have been read, else ``info``. For a decision that must not cost a
+        pass over the input."""
+        return self.exact_info() if self.known_times() is not None else self.info
+
+    def count_frames(self) -> tuple[int, float] | None:
+        """The exact frame count and the length in seconds (0.0 when unknown), reading the input
+        if need be. Default: from :meth:`exact_info` when its count is exact, else None."""
+        info = self.exact_info()
+        if info.frame_count is None or not info.frame_count_exact:
+            return None
+        return info.frame_count, info.duration_s or 0.0
+
+    def downscaled(self, width: int) -> SourceBase | None:
+        """A copy whose frames are at most ``width`` pixels wide, shrunk as they decode (cheaper
+        than shrinking them after). Default None: shrink the frames yourself."""
+        return None
+
+    def configured(
+        self,
+        *,
+        keyframes_only: bool | None = None,
+        decoder_threads: int | None = None,
+        threads: int | None = None,
+    ) -> SourceBase:
+        """A shallow copy with these settings (None leaves one as it is); ``self`` is untouched.
+
+        Each kind of source applies the settings it has (:attr:`settings`). The others are
+        performance hints and are ignored: ``threads`` for a video, ``decoder_threads`` for a
+        folder. ``keyframes_only=True`` changes which frames come out, so a source without a
+        keyframe index refuses it.
+
+        Raises
+        ------
+        UsageError
+            For ``keyframes_only=True`` where the source has no keyframes to decode alone, and
+            for ``threads`` below 1 or ``decoder_threads`` below 0 (0: the decoder chooses).
+
+        Examples
+        --------
+        >>> class Clip(SourceBase):
+        ...     settings = frozenset({"threads"})
+        >>> clip = Clip()
+        >>> clip.configured(threads=4, decoder_threads=2).threads, clip.threads
+        (4, 1)
+        >>> clip.configured(keyframes_only=True)
+        Traceback (most recent call last):
+        ...
+        vid2trail.errors.UsageError: keyframes_only=True: Clip has no keyframes to decode alone
+        """
+        if keyframes_only and "keyframes_only" not in self.settings:
+            raise UsageError(
+                f"keyframes_only=True: {type(self).__name__} has no keyframes to decode alone"
+            )
+        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise UsageError(f"threads={threads!r}: give 1 or more")
+        if decoder_threads is not None and not (
+            isinstance(decoder_threads, int) and decoder_threads >= 0
+        ):
+            raise UsageError(f"decoder_threads={decoder_threads!r}: give 0 (automatic) or more")
+        twin = copy.copy(self)
+        asked = {"keyframes_only": keyframes_only, "decoder_threads": decoder_threads,
+                 "threads": threads}  # fmt: skip
+        for name, value in asked.items():
+            if value is not None and name in self.settings:
+                setattr(twin, name, value)
+        return twin
 
     def close(self) -> None:
         """Nothing to release by default: each :meth:`frames` call cleans up after itself."""

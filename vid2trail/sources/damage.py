@@ -1,15 +1,18 @@
 """Accounting for broken input: how many frames a truncated or corrupt file lost, and where.
 
-Both video backends call :func:`lost_frames_warning` when decoding ends on its own; the message
+The video source calls :func:`lost_frames_warning` when decoding ends on its own; the message
 becomes a :class:`~vid2trail.errors.DecodeWarning`, one line in the CLI.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..frames import SourceInfo
+
+if TYPE_CHECKING:
+    from .base import SourceBase
 
 # ffmpeg's words for data it could not use; any of them in the stderr of a decode means frames
 # may have been lost even when the count looks right.
@@ -27,7 +30,7 @@ def _expected(info: SourceInfo, start: int, end: int | None, step: int) -> int:
 
 
 def lost_frames_warning(
-    source: Any, start: int, end: int | None, step: int, delivered: int, errors: list[str]
+    source: SourceBase, start: int, end: int | None, step: int, delivered: int, errors: list[str]
 ) -> str | None:
     """The one-line warning for a decode that delivered fewer frames than the file promises.
 
@@ -36,8 +39,9 @@ def lost_frames_warning(
 
     Parameters
     ----------
-    source : FFmpegSource or OpenCVSource
-        Gives ``info``, the cached frame times ``_times``, and ``frame_times()``.
+    source : SourceBase
+        Gives what is known of its length (``known_info()``, ``known_times()``), and the exact
+        length (``exact_info()``) when the known one may be an estimate that misleads.
     start, end, step : int
         The range that was asked for.
     delivered : int
@@ -47,20 +51,19 @@ def lost_frames_warning(
 
     Examples
     --------
-    >>> from types import SimpleNamespace
     >>> import numpy as np
-    >>> info = SourceInfo("a.mkv", 8, 8, 3, np.dtype(np.uint8), 25.0, 1.6, 40, True)
-    >>> src = SimpleNamespace(info=info, _times=None)
-    >>> lost_frames_warning(src, 0, None, 1, 24, []).split("; ")[:2]
+    >>> from vid2trail.sources.base import SourceBase
+    >>> class Clip(SourceBase):
+    ...     info = SourceInfo("a.mkv", 8, 8, 3, np.dtype(np.uint8), 25.0, 1.6, 40, True)
+    >>> lost_frames_warning(Clip(), 0, None, 1, 24, []).split("; ")[:2]
     ['a.mkv: decoding ended at frame 23 (about 0.92 s)', '16 of 40 expected frames lost']
     """
-    info = source.info
+    info = source.known_info()
     damaged = [line for line in errors if _DAMAGE_RE.search(line)]
     if not damaged and not info.frame_count_exact and delivered < _expected(info, start, end, step):
         # The estimate (container duration x fps) counts a longer audio track too: ask the
         # file's own index before crying wolf (one demux pass).
-        source.frame_times()
-        info = source.info
+        info = source.exact_info()
     total = info.frame_count
     if total is None:
         return None
@@ -70,7 +73,7 @@ def lost_frames_warning(
     if missing <= slack and not damaged:
         return None
     last = start + (delivered - 1) * step
-    times = getattr(source, "_times", None)
+    times = source.known_times()
     if delivered and times is not None and last < len(times):
         where = f"decoding ended at frame {last} ({times[last]:.2f} s)"
     elif delivered and info.fps:

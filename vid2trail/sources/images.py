@@ -11,6 +11,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterator
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -140,21 +141,23 @@ class ImageFolderSource(SourceBase):
     (22, True)
     """
 
+    settings: ClassVar[frozenset[str]] = frozenset({"threads"})
+
     def __init__(self, path: str, max_side: int | None = None, threads: int = 1) -> None:
         self.path = path
         self.threads = threads
         self.reduce = 1
-        self.files = list_images(path)
-        if not self.files:
+        self._files = tuple(list_images(path))
+        if not self._files:
             where = "folder" if os.path.isdir(path) else "pattern"
             raise SourceError(
                 f"no images in {where} {path}: vid2trail reads "
                 f"{', '.join(sorted(IMAGE_EXTENSIONS))} files"
             )
-        first = read_image(self.files[0])
+        first = read_image(self._files[0])
         self.reduce = reduction_factor(first.shape[1], first.shape[0], max_side)
         if self.reduce > 1:
-            first = read_image(self.files[0], self.reduce, gray=first.shape[2] == 1)
+            first = read_image(self._files[0], self.reduce, gray=first.shape[2] == 1)
         height, width, channels = first.shape
         self.info = SourceInfo(
             path=path,
@@ -164,13 +167,18 @@ class ImageFolderSource(SourceBase):
             dtype=first.dtype,
             fps=None,
             duration_s=None,
-            frame_count=len(self.files),
+            frame_count=len(self._files),
             frame_count_exact=True,
             codec="images",
             backend="images",
             pix_fmt="gray" if channels == 1 else "rgb",
             bits_per_sample=8 * first.dtype.itemsize,
         )
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The image files, in natural order: frame ``n`` is ``files[n]``."""
+        return self._files
 
     def check(self, image: np.ndarray, name: str) -> np.ndarray:
         """Raise unless ``image`` matches the first image's size, channels and depth."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
-from ..errors import DecodeError
+from ..errors import DecodeError, option
+from .avio import peak_nits
 
 #: Transfer characteristics that mark a stream as HDR, and what to call them.
 HDR_TRANSFERS = {"smpte2084": "PQ (HDR10)", "arib-std-b67": "HLG"}
@@ -142,7 +143,7 @@ class MediaInfo:
         if not 0 <= number < len(videos):
             raise DecodeError(
                 f"there is no video stream {number}: the file has {len(videos)} "
-                f"(--stream 0 to {len(videos) - 1})"
+                f"({option('stream')} 0 to {len(videos) - 1})"
             )
         return videos[number]
 
@@ -270,6 +271,36 @@ def frame_colour(frame: Any) -> dict[str, str]:
     }
 
 
+def with_frame_facts(stream: StreamInfo, frame: Any) -> StreamInfo:
+    """``stream`` completed by what its first decoded ``frame`` says: the size, the display
+    rotation and mirror, colour tags the stream left out, Dolby Vision and HDR side data."""
+    from av.sidedata.sidedata import Type
+
+    side = frame.side_data
+    matrix = side.get(Type.DISPLAYMATRIX)
+    rotation, hflip, turn = display_transform(bytes(matrix) if matrix is not None else None)
+    tags = {k: v for k, v in frame_colour(frame).items() if v and not getattr(stream, k)}
+    dovi = side.get(Type.DOVI_METADATA) if hasattr(Type, "DOVI_METADATA") else None
+    hdr_meta = tuple(
+        name for name, key in (("Mastering Display Metadata", "MASTERING_DISPLAY_METADATA"),
+                               ("Content Light Level Metadata", "CONTENT_LIGHT_LEVEL"))
+        if hasattr(Type, key) and side.get(getattr(Type, key)) is not None
+    )  # fmt: skip
+    return replace(
+        stream,
+        peak_nits=peak_nits(side, Type),
+        rotation_deg=rotation,
+        hflip=hflip,
+        display_filters=turn,
+        width=frame.width,
+        height=frame.height,
+        pix_fmt=stream.pix_fmt or frame.format.name,
+        dolby_vision=dovi is not None,
+        hdr_metadata=hdr_meta,
+        **tags,
+    )
+
+
 def default_matrix(stream: StreamInfo) -> str:
     """The YUV matrix to use: the stream's tag, else BT.709 for HD (720 lines up), else BT.601.
 
@@ -351,4 +382,5 @@ __all__ = [
     "is_variable_rate",
     "is_yuv",
     "read_media",
+    "with_frame_facts",
 ]

@@ -1,0 +1,257 @@
+"""The ``vid2trail`` command: a thin typer skin over :func:`vid2trail.orchestrator.run`.
+
+Each command maps its flags onto the library (:mod:`vid2trail.cli.flags`), runs it, and prints
+what it made: output paths on stdout, progress, notes and one ``Error:`` line on stderr, with exit
+code 2 for a bad value and 1 for a problem with the input or an output
+(:mod:`vid2trail.cli.terminal`). The options are declared once in :mod:`vid2trail.cli.options`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from ..info import describe, format_report
+from ..job import StackJob, parse_reject
+from ..orchestrator import run as run_job
+from ..outputs import default_stem
+from ..scan import THUMBNAILS, scan
+from ..scanplot import check_picture_path, draw_scan, parse_size, require_matplotlib
+from ..sources.images import list_images
+from ..version import __version__
+from . import options as o
+from . import video_options as v
+from .flags import job_from_flags
+from .terminal import Terminal, progress_bar, reports_errors, sigterm_cleans_up
+
+__all__ = ["app", "run", "sigterm_cleans_up"]
+
+
+class _DefaultToStack(TyperGroup):
+    """``vid2trail INPUT ...`` means ``vid2trail stack INPUT ...``; ``--help`` shows its help.
+
+    A first word that names a command is the command, unless it is also a path and nothing but
+    options follows it: ``vid2trail scan`` with a folder called ``scan`` stacks that folder.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        first = args[0] if args else None
+        is_input = first in self.commands and os.path.exists(first) and all(
+            a.startswith("-") for a in args[1:]
+        )  # fmt: skip
+        if first is None or is_input or (first not in self.commands and first != "--version"):
+            args = ["stack", *args]
+        return super().parse_args(ctx, args)
+
+
+class _ShortPath(typer.Context):
+    """The hidden ``stack`` command answers to ``vid2trail`` alone, in usage lines and hints."""
+
+    @property
+    def command_path(self) -> str:
+        parent = self.parent
+        return parent.command_path if parent is not None else super().command_path
+
+
+class _Panels(TyperCommand):
+    """Help with the options in panels (input and selection, stacking, ...), and a usage line
+    without the hidden subcommand's name."""
+
+    context_class = _ShortPath
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        arguments = [p for p in self.get_params(ctx) if p.param_type_name == "argument"]
+        return ["[OPTIONS]", *(str(p.metavar or p.name).upper() for p in arguments)]
+
+    def format_options(self, ctx: typer.Context, formatter: Any) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                panel = "Arguments"
+            else:
+                panel = getattr(param, "rich_help_panel", None) or "Other options"
+            panels.setdefault(panel, []).append(record)
+        for panel in ("Arguments", *o.PANELS, "Other options"):
+            if panel in panels:
+                with formatter.section(panel):
+                    formatter.write_dl(panels[panel])
+
+
+app = typer.Typer(
+    cls=_DefaultToStack,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Turn a timelapse video or a folder of photos into a long-exposure still.",
+)
+
+_EXITS = "Exit codes: 0 done, 1 input or output problem, 2 bad option value, 130 interrupted."
+_STACK_EPILOG = f"""Positions: a frame number (120) or a time (90s, 4.5s, 2:00, 1:02:03.5). The
+window is half-open: start <= frame < end, like Python slicing and ffmpeg's -to. {_EXITS}
+
+\b
+Examples:
+  vid2trail iss.mp4 --start 120 --end 900            star trails of frames 120-899
+  vid2trail night/ -m mean --dark darks/ -o sky.tif  a quiet sky from photos, dark-subtracted
+  vid2trail clip.mp4 --start auto --reject auto      the night alone, flashes dropped
+  vid2trail clip.mp4 --video trails.mp4 --trail comet
+  vid2trail clip.mp4 --preview                       a quick small look
+
+See also: vid2trail info INPUT (streams, rotation, frame rate, frame count, bit depth, colour,
+HDR); vid2trail scan INPUT (plot the brightness of every frame, choose the night, find the
+flashes)."""
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"vid2trail {__version__}")
+        raise typer.Exit()
+
+
+VersionOpt = Annotated[
+    bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+]
+
+
+#: The library's defaults, which the command's are: one source for both.
+_JOB = StackJob("")
+
+
+@app.command("stack", cls=_Panels, epilog=_STACK_EPILOG)
+@reports_errors
+def stack_command(
+    input_path: o.InputArg,
+    output: o.OutputOpt = None,
+    mode: o.ModeOpt = _JOB.mode,
+    kappa: o.KappaOpt = _JOB.kappa,
+    iterations: o.IterationsOpt = None,
+    buffers: o.BuffersOpt = _JOB.buffers,
+    memory: o.MemoryOpt = o.DEFAULT_MEMORY,
+    dark: o.DarkOpt = None,
+    hot_pixels: o.HotPixelsOpt = "off",
+    start: o.StartOpt = None,
+    end: o.EndOpt = None,
+    step: o.StepOpt = None,
+    window: o.WindowOpt = None,
+    reject: o.RejectOpt = "none",
+    reject_above: o.RejectAboveOpt = None,
+    exclude: o.ExcludeOpt = None,
+    normalize: o.NormalizeOpt = None,
+    gain: o.GainOpt = _JOB.gain,
+    bit_depth: o.BitDepthOpt = None,
+    quality: o.QualityOpt = _JOB.quality,
+    backend: o.BackendOpt = _JOB.backend,
+    stream: o.StreamOpt = None,
+    hdr: o.HdrOpt = _JOB.hdr,
+    hwaccel: o.HwaccelOpt = _JOB.hwaccel,
+    sidecar: o.SidecarOpt = False,
+    argmax: o.ArgmaxOpt = None,
+    workers: o.WorkersOpt = None,
+    preview: o.PreviewOpt = False,
+    overwrite: o.OverwriteOpt = False,
+    quiet: o.QuietOpt = False,
+    video: v.VideoOpt = None,
+    trail: v.TrailOpt = None,
+    trail_frames: v.TrailFramesOpt = None,
+    decay: v.DecayOpt = None,
+    video_fps: v.VideoFpsOpt = None,
+    video_step: v.VideoStepOpt = None,
+    video_width: v.VideoWidthOpt = None,
+    codec: v.CodecOpt = None,
+    crf: v.CrfOpt = None,
+    preset: v.PresetOpt = None,
+    version: VersionOpt = False,
+) -> None:
+    """Stack frames of INPUT into a long-exposure still and print the path written."""
+    job = job_from_flags(locals())
+    run_job(job, Terminal(progress=not quiet))
+
+
+@app.command(
+    "info",
+    epilog=f"""{_EXITS}
+
+\b
+Examples:
+  vid2trail info iss.mp4
+  vid2trail info phone.mov --json --stream 1""",
+)
+@reports_errors
+def info_command(
+    input_path: o.InputArg,
+    as_json: o.JsonOpt = False,
+    stream: o.StreamOpt = None,
+) -> None:
+    """Show what INPUT holds: container, streams, size and rotation, frame rate, exact frame
+    count, pixel format and bit depth, colour tags, HDR, and how vid2trail will decode it."""
+    facts = describe(input_path, stream=stream)
+    typer.echo(json.dumps(facts, indent=2) if as_json else format_report(facts))
+
+
+@app.command(
+    "scan",
+    epilog=f"""Brightness is the mean luma Y' of each frame (BT.709 weights on
+the gamma-encoded values, 0 black, 1 white). The summary and the suggested command go to stderr,
+the picture's path to stdout; with --json, stdout is the JSON alone. {_EXITS}
+
+\b
+Examples:
+  vid2trail scan dusk-to-dawn.mp4
+  vid2trail scan night/ --json > night.json""",
+)
+@reports_errors
+def scan_command(
+    input_path: o.InputArg,
+    output: o.ScanOutputOpt = None,
+    json_out: o.JsonOpt = False,
+    reject_above: o.ScanRejectOpt = o.DEFAULT_REJECT_K,
+    scan_width: o.ScanWidthOpt = o.DEFAULT_SCAN_WIDTH,
+    stream: o.StreamOpt = None,
+    size: o.SizeOpt = o.DEFAULT_PICTURE,
+    backend: o.BackendOpt = "auto",
+    overwrite: o.OverwriteOpt = False,
+    quiet: o.QuietOpt = False,
+) -> None:
+    """Scan INPUT in one quick pass: plot its brightness, choose the night, find the flashes."""
+    reject_k = parse_reject(reject_above)
+    pixels = parse_size(size)
+    picture = None
+    if output is not None or not json_out:
+        picture = check_picture_path(output or f"{default_stem(input_path)}-scan.png",
+                                     overwrite=overwrite,
+                                     inputs=tuple(list_images(input_path)))  # fmt: skip
+        require_matplotlib()
+    with progress_bar(not quiet, "Scanning") as progress:
+        result = scan(input_path, reject_k=reject_k, width=scan_width, backend=backend,
+                      stream=stream, thumbnails=THUMBNAILS if picture else 0,
+                      progress=progress)  # fmt: skip
+    if picture is not None:
+        draw_scan(result, picture, size=pixels, title=default_stem(input_path))
+    for line in result.summary(input_path):
+        typer.echo(line, err=True)
+    if json_out:
+        if picture is not None:
+            typer.echo(f"Wrote {picture}", err=True)
+        typer.echo(json.dumps(result.to_dict(input_path), indent=1))
+    elif picture is not None:
+        typer.echo(str(picture))
+
+
+@app.callback()
+def main(version: VersionOpt = False) -> None:
+    """Turn a timelapse video or a folder of photos into a long-exposure still."""
+
+
+def run() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app(prog_name="vid2trail")
+    sys.exit(0)

@@ -1,0 +1,243 @@
+"""One stack job in library terms: what to read, which frames, how to combine them, what to write.
+
+A :class:`StackJob` is frozen data. :meth:`StackJob.validate` holds every check that needs no
+decoding, with messages that name the job's fields (``kappa``, ``video_fps``; the command line shows
+them as its flags). :func:`vid2trail.orchestrator.run` carries a job out; :func:`vid2trail.stack`
+and the ``vid2trail`` command both build one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .choose import DEFAULT_REJECT_K
+from .color import check_gain, parse_normalize
+from .encoding import VideoOptions
+from .errors import UsageError, option
+from .median import DEFAULT_MEMORY_BYTES
+from .parallel import default_threads, default_workers
+from .reducers import MaxMeanReducer, make_reducer
+from .robust import check_rejection
+from .select import Window
+from .trails import make_trail
+from .video import GROW_MODES
+
+#: Stills the frame-number image (``argmax``) can be written as.
+ARGMAX_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
+#: Trail-video formats that take no ``codec``.
+_PALETTE_VIDEOS = (".gif", ".webp")
+
+
+@dataclass(frozen=True)
+class TrailVideoJob:
+    """The trail video made in the same decoding pass as the still.
+
+    ``trail`` is grow (the running stack), comet (fading tails) or window (the last
+    ``trail_frames`` frames); ``step`` emits every ``step``-th stacked frame (and the last).
+
+    Examples
+    --------
+    >>> TrailVideoJob("trails.mp4", trail="comet").encoding.codec
+    'h264'
+    """
+
+    path: str
+    trail: str = "grow"
+    trail_frames: int | None = None
+    decay: float | None = None
+    step: int = 1
+    encoding: VideoOptions = field(default_factory=VideoOptions)
+
+    def validate(self, mode: str) -> None:
+        """Refuse what cannot make this video from a ``mode`` stack, before any decoding."""
+        if self.trail == "grow" and mode not in GROW_MODES:
+            raise UsageError(
+                f"{option('trail')} grow shows the running stack, and a {mode} stack is only "
+                f"known at the end: use {option('mode')} {', '.join(GROW_MODES)}, or "
+                f"{option('trail')} comet or window"
+            )
+        # Builds nothing large: checks the kind, and trail_frames and decay against it.
+        make_trail(self.trail, mode, trail_frames=self.trail_frames, decay=self.decay)
+        if isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 1:
+            raise UsageError(f"{option('video_step')} {self.step!r}: use a whole number, 1 or more")
+        if self.encoding.codec != "h264" and Path(self.path).suffix.lower() in _PALETTE_VIDEOS:
+            raise UsageError(
+                f"{option('codec')} applies to .mp4, .mov and .mkv videos, not {self.path}"
+            )
+
+
+@dataclass(frozen=True)
+class StackJob:
+    """Everything one stack needs, in library terms; see :func:`vid2trail.stack` for each field.
+
+    ``windows`` are the frames to stack, one result per window, all from one decoding pass; a
+    window with ``auto`` set takes its unset ends from the night a quick scan finds. ``still`` is
+    the path of the still to write (None: write nothing, as :func:`vid2trail.stack` does); with
+    several windows each still is named after its frames (``iss-max-120-900.png``).
+
+    Examples
+    --------
+    >>> job = StackJob("iss.mp4", mode="winsor", kappa=2.5)
+    >>> job.validate()
+    >>> job.reducer_params()["iterations"] is None
+    True
+    """
+
+    input: str
+    mode: str = "max"
+    windows: tuple[Window, ...] = (Window(),)
+    step: int | None = None
+    # -- how frames combine
+    kappa: float = 3.0
+    iterations: int | None = None
+    buffers: int = 4
+    memory: int = DEFAULT_MEMORY_BYTES
+    # -- frame choice and calibration
+    reject: float | None = None
+    exclude: tuple[str, ...] = ()
+    dark: str | os.PathLike[str] | np.ndarray | None = None
+    hot_pixels: bool = False
+    # -- decoding
+    backend: str = "auto"
+    stream: int | None = None
+    hdr: str = "tonemap"
+    hwaccel: str = "none"
+    preview: bool = False
+    workers: int | None = None
+    threads: int | None = None
+    # -- rendering and outputs
+    normalize: str | None = None
+    gain: float = 1.0
+    bit_depth: int | None = None
+    quality: int = 95
+    still: str | None = None
+    #: Name each still after its frames (``iss-max-120-900.png``), as several windows always are.
+    window_names: bool = False
+    sidecar: bool = False
+    argmax: str | None = None
+    video: TrailVideoJob | None = None
+    overwrite: bool = False
+
+    def reducer_params(self) -> dict[str, Any]:
+        """The options :func:`~vid2trail.reducers.make_reducer` takes for this job's mode."""
+        return {"kappa": self.kappa, "iterations": self.iterations, "memory_bytes": self.memory,
+                "buffers": self.buffers, "argmax": self.argmax is not None}  # fmt: skip
+
+    def names_stills_by_window(self) -> bool:
+        """True when each still is named after its frames: several windows, or ``window_names``."""
+        return self.window_names or len(self.windows) > 1
+
+    def decoder_threads(self) -> int:
+        """Images decoded at once for a folder: ``threads``, else ``workers``, else the default."""
+        if self.threads is not None:
+            return self.threads
+        return self.workers if self.workers is not None else default_threads()
+
+    def validate(self) -> None:
+        """Every check that needs no decoding; raises :class:`~vid2trail.errors.UsageError`.
+
+        Examples
+        --------
+        >>> StackJob("a.mp4", bit_depth=12).validate()
+        Traceback (most recent call last):
+        ...
+        vid2trail.errors.UsageError: bit_depth 12: use 8, 16 or 32
+        """
+        make_reducer(self.mode, **self.reducer_params())
+        # Checked whatever the mode: a value that cannot apply is still a mistake to report.
+        check_rejection(self.kappa, self.iterations)
+        MaxMeanReducer(self.buffers)
+        if self.normalize is not None:
+            parse_normalize(self.normalize)
+        check_gain(self.gain)
+        if self.bit_depth is not None and self.bit_depth not in (8, 16, 32):
+            raise UsageError(f"{option('bit_depth')} {self.bit_depth}: use 8, 16 or 32")
+        check_step(self.step)
+        check_workers(self.workers)
+        if self.reject is not None:
+            parse_reject(self.reject)
+        if not self.windows:
+            raise UsageError("give at least one window")
+        self._check_argmax()
+        if self.video is not None:
+            if len(self.windows) > 1:
+                raise UsageError(
+                    f"{option('video')} takes one window: use {option('start')}/{option('end')} "
+                    f"or a single {option('window')}"
+                )
+            self.video.validate(self.mode)
+
+    def _check_argmax(self) -> None:
+        if self.argmax is None:
+            return
+        if self.mode != "max":
+            raise UsageError(f"{option('argmax')} needs {option('mode')} max, not "
+                             f"{option('mode')} {self.mode}")  # fmt: skip
+        if Path(self.argmax).suffix.lower() not in ARGMAX_SUFFIXES:
+            raise UsageError(
+                f"{option('argmax')} {self.argmax}: write the frame numbers as .png, .tif or .npy"
+            )
+        if len(self.windows) > 1:
+            raise UsageError(
+                f"{option('argmax')} takes one window: give {option('window')} once, or "
+                f"{option('start')}/{option('end')}"
+            )
+
+
+def check_step(step: int | None) -> None:
+    """Refuse a ``step`` that is not a whole number of frames, 1 or more (None: the default).
+
+    Examples
+    --------
+    >>> check_step(3)
+    """
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 1):
+        raise UsageError(f"{option('step')} {step!r} must be a whole number of frames, 1 or more")
+
+
+def check_workers(workers: int | None) -> int:
+    """Validate ``workers``; None becomes :func:`~vid2trail.parallel.default_workers`.
+
+    Examples
+    --------
+    >>> check_workers(3)
+    3
+    """
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(
+            f"{option('workers')} {workers!r}: give a whole number of processes, 1 or more"
+        )
+    return workers
+
+
+def parse_reject(value: float | str | None) -> float | None:
+    """``K`` for flash rejection from ``"auto"``, ``"none"``, a number, or None (off).
+
+    Examples
+    --------
+    >>> parse_reject("auto"), parse_reject("3.5"), parse_reject(None), parse_reject("none")
+    (5.0, 3.5, None, None)
+    """
+    if value is None or value == "none":
+        return None
+    if value == "auto":
+        return DEFAULT_REJECT_K
+    try:
+        k = float(value)
+    except ValueError:
+        raise UsageError(
+            f"{option('reject')} {value!r}: use auto, none, or a number K (reject above median "
+            "+ K x MAD)"
+        ) from None
+    if not k > 0 or k == float("inf"):  # NaN fails the first test
+        raise UsageError(
+            f"{option('reject_above')} {value}: K must be a number above 0 (5 is a good start)"
+        )
+    return k

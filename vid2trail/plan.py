@@ -1,0 +1,190 @@
+"""The frames a job stacks: its windows resolved against an open source.
+
+:mod:`vid2trail.select` parses positions and windows without a source; here they meet one. A window
+with ``auto`` set gets the night a quick scan finds (:func:`with_auto_window`); the windows become
+frame ranges with the frames' real times where a window uses times (:func:`resolve_windows`); a
+preview without a step keeps about :data:`PREVIEW_FRAMES` frames, or only the keyframes
+(:func:`select_frames`); and one decoding plan covers every window (:func:`decode_plan`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import gcd
+from typing import TYPE_CHECKING
+
+from .frames import SourceInfo
+from .select import FrameRange, Position, Window, resolve_window
+from .sources import SourceBase
+
+if TYPE_CHECKING:
+    from .pipeline import ProgressCallback
+
+#: ``--preview`` without ``--step`` keeps about this many frames of the window.
+PREVIEW_FRAMES = 300
+#: A keyframes-only preview needs at least this many keyframes in every window.
+PREVIEW_MIN_KEYFRAMES = 24
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The frame ranges to stack, one per window, and how to decode them.
+
+    ``keyframes_only``: decode only the keyframes (a preview of a long clip); the ranges then
+    keep every frame that the decoder delivers.
+
+    Examples
+    --------
+    >>> Selection((FrameRange(0, 100),)).plan()
+    FrameRange(start=0, end=100, step=1)
+    """
+
+    ranges: tuple[FrameRange, ...]
+    keyframes_only: bool = False
+
+    def plan(self) -> FrameRange:
+        """The one range to decode: see :func:`decode_plan`."""
+        return decode_plan(self.ranges)
+
+
+def decode_plan(ranges: Sequence[FrameRange]) -> FrameRange:
+    """The single range to decode so that every window sees its frames.
+
+    The union runs from the earliest start to the latest end. The decoder may skip frames
+    (``step``) only when every window keeps the same phase of that step.
+
+    Examples
+    --------
+    >>> decode_plan([FrameRange(10, 20, 2), FrameRange(14, 30, 2)])
+    FrameRange(start=10, end=30, step=2)
+    >>> decode_plan([FrameRange(10, 20, 2), FrameRange(15, 30, 2)])
+    FrameRange(start=10, end=30, step=1)
+    """
+    start = min(r.start for r in ranges)
+    ends = [r.end for r in ranges]
+    end = None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+    step = 0
+    for r in ranges:
+        step = gcd(step, r.step)
+        step = gcd(step, r.start - start) if r.start != start else step
+    return FrameRange(start, end, max(step, 1))
+
+
+def expected_frames(
+    plan: FrameRange, info: SourceInfo, source: SourceBase | None = None
+) -> int | None:
+    """How many frames the plan will decode, exactly or as estimated from the source's length.
+
+    A ``source`` that decodes only keyframes (a preview) counts its keyframes in the plan.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> info = SourceInfo("a.mp4", 8, 8, 3, np.dtype(np.uint8), 25.0, 4.0, 100, True)
+    >>> expected_frames(FrameRange(10, None, 2), info)
+    45
+    """
+    if source is not None and source.keyframes_only:
+        keys = source.keyframes_in(plan.start, plan.end) or []
+        return len([k for k in keys if plan.contains(k)])
+    known = plan.count()
+    total = info.frame_count
+    if total is not None:
+        available = max(0, -(-(total - plan.start) // plan.step))
+        return available if known is None else min(known, available)
+    return known
+
+
+def with_auto_window(
+    source: SourceBase, window: Window, progress: ProgressCallback | None = None
+) -> tuple[Window, str]:
+    """Fill the unset ends of ``window`` with the night a quick scan of ``source`` finds.
+
+    Returns the window and a one-line description of the choice for the user.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> with open_source("dusk-to-dawn.mp4") as src:  # doctest: +SKIP
+    ...     window, text = with_auto_window(src, Window(auto=True))
+    >>> (window.start.frame, window.end.frame)  # doctest: +SKIP
+    (104, 617)
+    """
+    from .scan import auto_window
+
+    start, end, description = auto_window(source, progress)
+    chosen = Window(
+        window.start or Position(frame=start, text=str(start)),
+        window.end or Position(frame=end, text=str(end)),
+    )
+    return chosen, description
+
+
+def resolve_windows(
+    windows: Sequence[Window], source: SourceBase, step: int = 1
+) -> list[FrameRange]:
+    """Resolve windows against a source, with the frames' real times when a window uses times.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> with open_source("clip.mp4") as src:  # doctest: +SKIP
+    ...     resolve_windows([Window.parse("2s:4s")], src)
+    [FrameRange(start=50, end=100, step=1)]
+    """
+    times = source.frame_times() if any(w.uses_time() for w in windows) else None
+    info = source.known_info()  # exact once the times were read, here or before
+    return [resolve_window(w, info, step, times) for w in windows]
+
+
+def preview_step(frame_count: int | None, max_frames: int | None = None) -> int:
+    """The ``step`` that keeps at most ``max_frames`` of ``frame_count`` frames (1 if unknown).
+
+    Examples
+    --------
+    >>> preview_step(7200), preview_step(250), preview_step(None)
+    (24, 1, 1)
+    """
+    max_frames = max_frames or PREVIEW_FRAMES
+    if not frame_count or frame_count <= max_frames:
+        return 1
+    return -(-frame_count // max_frames)
+
+
+def select_frames(
+    source: SourceBase, windows: Sequence[Window], step: int | None = None, preview: bool = False
+) -> Selection:
+    """The frames to stack for each window: ``step`` given, or what a preview keeps.
+
+    A preview without a step stacks windows of at most :data:`PREVIEW_FRAMES` frames whole.
+    Longer windows of a video whose keyframes are at least 2 frames apart, with at least
+    :data:`PREVIEW_MIN_KEYFRAMES` of them in every window, stack only the keyframes: the decoder
+    then skips every other frame without decoding it, which is what makes a preview of a long
+    clip several times faster (a ``step`` still decodes every frame, as each depends on the ones
+    before). Otherwise a step keeps about :data:`PREVIEW_FRAMES` frames.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> src = open_source("phone.mp4", preview=True)  # doctest: +SKIP
+    >>> select_frames(src, [Window()], preview=True)  # doctest: +SKIP
+    Selection(ranges=(FrameRange(start=0, end=None, step=1),), keyframes_only=True)
+    """
+    if step is not None or not preview:
+        return Selection(tuple(resolve_windows(windows, source, step or 1)))
+    ranges = resolve_windows(windows, source)
+    info = source.known_info()
+    counts = [expected_frames(r, info) or 0 for r in ranges]
+    if max(counts) <= PREVIEW_FRAMES:
+        return Selection(tuple(ranges))
+    # Without an index (MPEG-TS) a late start is reached by counting decoded frames, which a
+    # keyframes-only decode cannot do. (Listing keyframes costs a demux pass: only when usable.)
+    seekable = source.seekable or all(r.start == 0 for r in ranges)
+    if info.frame_count and seekable:
+        found = [source.keyframes_in(r.start, r.end) for r in ranges]
+        numbers = [len(keys) for keys in found if keys is not None]
+        if (len(numbers) == len(found) and min(numbers) >= PREVIEW_MIN_KEYFRAMES
+                and 2 * max(numbers) <= max(counts)):  # fmt: skip
+            return Selection(tuple(ranges), keyframes_only=True)
+    return Selection(tuple(resolve_windows(windows, source, preview_step(max(counts)))))

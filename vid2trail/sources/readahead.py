@@ -1,0 +1,113 @@
+"""Decoding beside the caller: a producer thread, a small conversion pool, a bounded queue.
+
+While the caller reduces one frame, FFmpeg decodes the next ones in a thread of its own and a
+pool converts them to RGB (the decoder and libavfilter release the GIL). At most a few converted
+frames wait (:func:`queue_size`), so memory stays flat however long the video; a ``break`` in the
+caller's loop stops the producer before the generator returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: Frames converted ahead of the consumer (bounded: memory stays flat) ...
+AHEAD = 4
+#: ... and about how many bytes of them.
+AHEAD_BYTES = 48 << 20
+#: What :func:`read_ahead` returns as the last frame reached when the window's end stopped it.
+STOPPED_AT_END = -2
+
+_DONE = object()
+
+
+def queue_size(frame_bytes: int) -> int:
+    """Frames converted ahead of the caller: up to :data:`AHEAD`, fewer for big frames, so that
+    what waits in memory stays near :data:`AHEAD_BYTES` (a 4K frame is 25 MB).
+
+    Examples
+    --------
+    >>> queue_size(960 * 540 * 3), queue_size(3840 * 2160 * 3 * 2)
+    (4, 1)
+    """
+    return max(1, min(AHEAD, AHEAD_BYTES // max(1, frame_bytes)))
+
+
+def read_ahead(
+    numbered: Generator[tuple[int, Any], None, None],
+    convert: Callable[[Any], Any],
+    deliver: Callable[[int, Future[Any]], T],
+    window: tuple[int, int | None, int],
+    *,
+    ahead: int,
+    threads: int,
+) -> Iterator[T]:
+    """Yield ``deliver(index, future)`` for every decoded frame of ``numbered`` that the
+    ``(start, end, step)`` window keeps, converted by ``convert`` in a pool of ``threads``.
+
+    ``numbered`` runs in a thread of its own, and is closed there once the window is done (its
+    decoder released at once); an exception there is raised here. The generator
+    returns ``(reached, delivered)``: the last frame number decoded (:data:`STOPPED_AT_END`
+    when the window's end stopped the decoding, -1 when nothing decoded) and how many frames
+    were yielded.
+    """
+    start, end, step = window
+    reached = [-1]
+    ready: queue.Queue[object] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            with ThreadPoolExecutor(threads, "vid2trail-rgb") as pool:
+                try:
+                    for index, decoded in numbered:
+                        if stop.is_set():
+                            return
+                        if end is not None and index >= end:
+                            reached[0] = STOPPED_AT_END
+                            break
+                        reached[0] = index
+                        if index < start or (index - start) % step:
+                            continue
+                        _offer(ready, (index, pool.submit(convert, decoded)), stop)
+                finally:
+                    numbered.close()  # the decoder goes before the last conversions finish
+            _offer(ready, _DONE, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            _offer(ready, exc, stop)
+
+    delivered = 0
+    producer = threading.Thread(target=produce, name="vid2trail-decode", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield deliver(*item)  # type: ignore[misc]
+            delivered += 1
+    finally:
+        stop.set()
+        while producer.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        producer.join()
+    return reached[0], delivered
+
+
+def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> None:
+    """Put ``item`` on the bounded queue, giving up once the consumer has stopped."""
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            continue
+
+
+__all__ = ["AHEAD", "AHEAD_BYTES", "STOPPED_AT_END", "queue_size", "read_ahead"]
