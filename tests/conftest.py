@@ -75,7 +75,8 @@ def invoke(*args: str | Path):
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read an image as written (any depth), colour as RGB, grayscale as H x W."""
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    # Through bytes: OpenCV's own file functions crash on names that are not UTF-8.
+    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
     return image[:, :, ::-1] if image.ndim == 3 else image
 
 

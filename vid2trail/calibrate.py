@@ -65,6 +65,9 @@ def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_B
     if os.path.isfile(text) and suffix in (*_FITS_EXTENSIONS, ".npy", ".tif", ".tiff"):
         return _master(_read_master(text, suffix), text)
     with open_source(text) as source:
+        # No listener hears a dark's notes (an earlier master left out of its folder): warn.
+        for note in source.info.notes:
+            warnings.warn(f"the dark {text}: {note}", Vid2TrailWarning, stacklevel=2)
         median = MedianReducer(memory_bytes=memory_bytes)
         try:
             for frame in source:
@@ -122,7 +125,8 @@ class Calibration:
     Parameters
     ----------
     dark : numpy.ndarray, optional
-        Master dark, ``H x W x C`` (or ``H x W``) float linear light; see :func:`load_dark`.
+        Master dark, ``H x W x C`` (or ``H x W`` for grey frames) float linear light; see
+        :func:`load_dark`. Its size and channels must be the frames' own.
     hot_pixels : bool
         Survey the frames for hot pixels and repair them.
     kappa : float
@@ -169,12 +173,20 @@ class Calibration:
         height, width, channels = source.info.shape
         if self.dark is not None:
             dh, dw, dc = self.dark.shape
-            if (dh, dw) != (height, width) or dc not in (1, channels):
-                name = f"the dark {self.dark_path}" if self.dark_path else "the dark"
+            name = f"the dark {self.dark_path}" if self.dark_path else "the dark"
+            if (dh, dw) != (height, width):
                 raise SourceError(
                     f"{name} is {dw}x{dh} with {dc} channel(s) but the frames are "
                     f"{width}x{height} with {channels}: use darks taken with the same camera, "
                     "resolution and orientation"
+                )
+            if dc != channels:
+                # A dark is the sensor's own offset, channel by channel: a grey dark says nothing
+                # of the colour channels, and a colour dark for grey frames is another camera's.
+                raise SourceError(
+                    f"{name} is {_channels(dc)} but the frames are {_channels(channels)}: a dark "
+                    "must have the frames' own channels; use darks taken with the same camera "
+                    "and settings"
                 )
         if not self.hot_pixels or self._hot is not None:
             return
@@ -236,6 +248,12 @@ class Calibration:
                 repaired = np.rint(repaired)
             flat[self._hot] = repaired
         return out
+
+
+def _channels(count: int) -> str:
+    """``grey (1 channel)``, ``colour (3 channels)``, else the count alone."""
+    kind = {1: "grey ", 3: "colour "}.get(count, "")
+    return f"{kind}({count} channel{'' if count == 1 else 's'})" if kind else f"{count} channels"
 
 
 def _reflect(index: np.ndarray, size: int) -> np.ndarray:

@@ -230,6 +230,11 @@ class FrameFilter:
         lines = []
         if self.excluded:
             lines.append(f"Excluded {len(self.excluded)} frames by hand: {_spans(self.excluded)}")
+        elif self.exclusions:
+            lines.append(
+                f"Note: {option('exclude')} {self.exclusions.describe()} names no frame that was "
+                "to be stacked: nothing was excluded"
+            )
         if self.rejector is not None:
             k = f"{self.rejector.k:g}"
             lines.append(

@@ -128,6 +128,34 @@ class StackJob:
         return {"kappa": self.kappa, "iterations": self.iterations, "memory_bytes": self.memory,
                 "buffers": self.buffers, "argmax": self.argmax is not None}  # fmt: skip
 
+    def unused(self) -> list[str]:
+        """Notes on options this job sets that its mode does not use (``kappa`` for a max).
+
+        Examples
+        --------
+        >>> from vid2trail.errors import in_words
+        >>> [in_words(note) for note in StackJob("a.mp4", buffers=2).unused()]
+        ['buffers applies to mode maxmean; a max stack does not use it']
+        """
+        defaults = StackJob(self.input)
+        users = {"kappa": ("sigma", "winsor"), "iterations": ("sigma", "winsor"),
+                 "buffers": ("maxmean",), "memory": ("median",)}  # fmt: skip
+        notes = []
+        for name, modes in users.items():
+            if getattr(self, name) == getattr(defaults, name) or self.mode in modes:
+                continue
+            if name == "memory" and self.dark is not None:
+                continue  # a master dark made from a folder of darks is a median too
+            where = " and ".join(modes)
+            extra = " (and to a dark made from several frames)" if name == "memory" else ""
+            notes.append(f"{option(name)} applies to {option('mode')} {where}{extra}; a "
+                         f"{self.mode} stack does not use it")  # fmt: skip
+        if self.quality != defaults.quality and not str(self.still or "").lower().endswith(
+            (".jpg", ".jpeg")
+        ):
+            notes.append(f"{option('quality')} applies to JPEG stills; {self.still} is not one")
+        return notes
+
     def names_stills_by_window(self) -> bool:
         """True when each still is named after its frames: several windows, or ``window_names``."""
         return self.window_names or len(self.windows) > 1

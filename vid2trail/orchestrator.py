@@ -34,7 +34,7 @@ from .job import StackJob, check_workers, parse_reject
 from .median import DEFAULT_MEMORY_BYTES, parse_size
 from .outputs import OutputPlan, check_first_still, check_outputs, render, write_outputs
 from .pipeline import FrameSink, ProgressCallback, run_reducers
-from .plan import Selection, select_frames, with_auto_window
+from .plan import Selection, select_frames, window_notes, with_auto_window
 from .reducers import Reducer, make_reducer
 from .select import Window, parse_position
 from .sources import SourceBase, open_source
@@ -136,6 +136,8 @@ def run(
             listener.message(f"Note: {job.input}: {note}")
         inputs = _inputs(job, source)
         selection = _select(job, source, listener, inputs)
+        for note in _cannot_apply(job, source, selection):
+            listener.message(f"Note: {note}")
         if selection.keyframes_only:
             source = source.configured(keyframes_only=True)
         plan = check_outputs(job, selection.ranges, source.known_info(), inputs)
@@ -156,6 +158,21 @@ def run(
         written.append(video)
         listener.wrote(video)
     return StackResult(tuple(reducers), selection.ranges, info, tuple(written))
+
+
+def _cannot_apply(job: StackJob, source: SourceBase, selection: Selection) -> list[str]:
+    """Options this job gives that cannot apply here: to its mode, to a folder, to its windows."""
+    notes = job.unused()
+    if source.info.backend == "images":
+        video_only = {
+            "stream": job.stream is not None,
+            "hdr": job.hdr != "tonemap",
+            "hwaccel": job.hwaccel != "none",
+            "backend": job.backend != "auto",
+        }
+        notes += [f"{option(name)} applies to video; {job.input} is images: ignored"
+                  for name, given in video_only.items() if given]  # fmt: skip
+    return notes + window_notes(selection.windows, selection.ranges, source)
 
 
 def _inputs(job: StackJob, source: SourceBase) -> tuple[str, ...]:

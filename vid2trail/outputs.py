@@ -46,14 +46,35 @@ def default_stem(input_path: str) -> str:
     --------
     >>> default_stem("clips/iss.mp4"), default_stem("HighRes/*.jpg"), default_stem("night/")
     ('iss', 'HighRes', 'night')
+    >>> default_stem("nights/*/f01.jpg"), default_stem("nights/**/*.jpg")
+    ('nights', 'nights')
     """
     path = Path(input_path)
-    if any(ch in input_path for ch in "*?[") and not path.exists():
-        path = path.parent
-    if path.is_dir() or not path.suffix:
+    if not _exists(path):
+        # A glob: name it after the folder it searches, above any part with a wildcard
+        # (``'**/f01.jpg'`` searches the current folder).
+        while any(ch in path.name for ch in "*?[") or (
+            path.name and any(ch in str(path.parent) for ch in "*?[")
+        ):
+            path = path.parent
+    if _is_dir(path) or not path.suffix:
         name = path.resolve().name if str(path) in ("", ".") else path.name
         return name or "stack"
     return path.stem
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the system: the source says so, not this
+        return True
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def default_still(input_path: str, mode: str, preview: bool = False) -> str:

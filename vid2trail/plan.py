@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from math import gcd
 from typing import TYPE_CHECKING
 
+from .errors import option
 from .frames import SourceInfo
 from .select import FrameRange, Position, Window, resolve_window
 from .sources import SourceBase
@@ -42,6 +43,8 @@ class Selection:
 
     ranges: tuple[FrameRange, ...]
     keyframes_only: bool = False
+    #: The windows the ranges come from (the night filled in for ``auto`` ones).
+    windows: tuple[Window, ...] = ()
 
     def plan(self) -> FrameRange:
         """The one range to decode: see :func:`decode_plan`."""
@@ -138,6 +141,49 @@ def resolve_windows(
     return [resolve_window(w, info, step, times) for w in windows]
 
 
+def window_notes(
+    windows: Sequence[Window], ranges: Sequence[FrameRange], source: SourceBase
+) -> list[str]:
+    """Notes on windows that ask for what the input cannot give: an end past the last frame
+    (stacked to the end), a step longer than the window (one frame stacked).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vid2trail.errors import in_words
+    >>> class Clip(SourceBase):
+    ...     info = SourceInfo("a.mp4", 8, 8, 3, np.dtype(np.uint8), 25.0, 4.0, 100, True)
+    >>> notes = window_notes([Window.parse("0:500")], [FrameRange(0, 100, 200)], Clip())
+    >>> [in_words(n) for n in notes]  # doctest: +NORMALIZE_WHITESPACE
+    ['end 500 (frame 500) is past the last frame of a.mp4 (100 frames (4.00 s)): stacking to
+    the end', 'step 200 is longer than the window (frames 0-100): it keeps only frame 0']
+    """
+    notes = []
+    for window, frames in zip(windows, ranges, strict=True):
+        info, end = source.known_info(), frames.end
+        if window.end is not None and info.frame_count is not None:
+            asked = window.end.to_frame(info.fps, option("end"), source.known_times())
+            if asked > info.frame_count and not info.frame_count_exact:
+                info = source.exact_info()  # an estimate says past the end: count to be sure
+            if info.frame_count_exact and asked > info.frame_count:
+                end = info.frame_count
+                notes.append(
+                    f"{option('end')} {window.end.text} (frame {asked}) is past the last frame "
+                    f"of {info.path} ({info.describe_length()}): stacking to the end"
+                )
+        if end is None and frames.step > 1 and info.frame_count is not None:
+            if not info.frame_count_exact and info.frame_count - frames.start <= frames.step:
+                info = source.exact_info()  # an estimate says one frame: count to be sure
+            end = info.frame_count if info.frame_count_exact else None
+        whole = FrameRange(frames.start, end, 1).count()
+        if frames.step > 1 and whole is not None and 0 < whole <= frames.step:
+            notes.append(
+                f"{option('step')} {frames.step} is longer than the window (frames "
+                f"{frames.start}-{end}): it keeps only frame {frames.start}"
+            )
+    return notes
+
+
 def preview_step(frame_count: int | None, max_frames: int | None = None) -> int:
     """The ``step`` that keeps at most ``max_frames`` of ``frame_count`` frames (1 if unknown).
 
@@ -172,12 +218,12 @@ def select_frames(
     Selection(ranges=(FrameRange(start=0, end=None, step=1),), keyframes_only=True)
     """
     if step is not None or not preview:
-        return Selection(tuple(resolve_windows(windows, source, step or 1)))
+        return Selection(tuple(resolve_windows(windows, source, step or 1)), False, tuple(windows))
     ranges = resolve_windows(windows, source)
     info = source.known_info()
     counts = [expected_frames(r, info) or 0 for r in ranges]
     if max(counts) <= PREVIEW_FRAMES:
-        return Selection(tuple(ranges))
+        return Selection(tuple(ranges), False, tuple(windows))
     # Without an index (MPEG-TS) a late start is reached by counting decoded frames, which a
     # keyframes-only decode cannot do. (Listing keyframes costs a demux pass: only when usable.)
     seekable = source.seekable or all(r.start == 0 for r in ranges)
@@ -186,5 +232,6 @@ def select_frames(
         numbers = [len(keys) for keys in found if keys is not None]
         if (len(numbers) == len(found) and min(numbers) >= PREVIEW_MIN_KEYFRAMES
                 and 2 * max(numbers) <= max(counts)):  # fmt: skip
-            return Selection(tuple(ranges), keyframes_only=True)
-    return Selection(tuple(resolve_windows(windows, source, preview_step(max(counts)))))
+            return Selection(tuple(ranges), True, tuple(windows))
+    step = preview_step(max(counts))
+    return Selection(tuple(resolve_windows(windows, source, step)), False, tuple(windows))

@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import MissingDependencyError, OutputError, option
 from .scan import ScanResult, format_clock
-from .writers import atomic_path, check_destination
+from .version import __version__
+from .writers import add_png_text, atomic_path, check_destination, json_text
 
 #: Extensions the picture may be saved as.
 PICTURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg", ".pdf": "pdf"}
@@ -148,13 +149,17 @@ def draw_scan(
             top.set_xlabel("time (m:ss)")
             top.xaxis.set_major_formatter(lambda t, _pos: format_clock(max(t, 0.0)))
         window = f"frames {result.start} to {result.end}"
-        fig.suptitle(
-            f"{title or table.info.path}: {len(table)} frames; window {window}; "
-            f"{len(result.rejected_frames)} rejected",
-            fontsize=11,
-        )
+        heading = (f"{title or table.info.path}: {len(table)} frames; window {window}; "
+                   f"{len(result.rejected_frames)} rejected")  # fmt: skip
+        # A name that is not UTF-8 holds undecodable bytes, which no font can draw.
+        heading = heading.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        fig.suptitle(heading, fontsize=11)
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=fmt, dpi=_DPI)
+            if fmt == "png":
+                # Signed like the stills, so that a later stack of the folder leaves it out.
+                meta = {"software": f"vid2trail {__version__}", "scan_of": table.info.path}
+                tmp.write_bytes(add_png_text(tmp.read_bytes(), {"vid2trail": json_text(meta)}))
     finally:
         plt.close(fig)
     return out

@@ -16,8 +16,10 @@ leaves a half-written image, and an existing file is never touched unless ``over
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import shutil
 import struct
 import tempfile
 import zlib
@@ -28,7 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import OutputError, option
+from .errors import OutputError, WriteError, option
+from .median import format_size
 
 #: Output extension -> format name; ``--bit-depth`` choices per format below.
 STILL_FORMATS = {
@@ -185,6 +188,42 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def disk_errors(out: Path, needed: int, partial: Path | None = None) -> Iterator[None]:
+    """Say which output could not be written and why, once: a full disk with the free space
+    left (numpy reports a short write as "N requested and M written", and FITS and PNG say less),
+    anything else with the system's reason. ``partial``, the file being written, is about to be
+    deleted: its bytes count as free.
+
+    Examples
+    --------
+    >>> with disk_errors(Path("a.npy"), 10):  # doctest: +ELLIPSIS
+    ...     raise OSError(28, "No space left on device")
+    Traceback (most recent call last):
+    ...
+    vid2trail.errors.WriteError: cannot write a.npy: the disk is full (... free in ..., ...
+    """
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        folder = out.parent if str(out.parent) else Path(".")
+        try:
+            free: int | None = shutil.disk_usage(folder).free
+            if partial is not None and partial.exists():
+                free = (free or 0) + partial.stat().st_size
+        except OSError:
+            free = None
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT) or (free is not None and free < needed):
+            left = "nothing" if not free else format_size(free)
+            raise WriteError(
+                f"cannot write {out}: the disk is full ({left} free in {folder.resolve()}, "
+                f"about {format_size(needed)} needed): free some space or write it elsewhere"
+            ) from None
+        raise WriteError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -235,7 +274,7 @@ def write_still(
         and pixels.dtype not in (np.uint8, np.uint16)[: 2 if fmt == "png" else 1]
     ):
         raise OutputError(f"cannot write {pixels.dtype} pixels to {out}: use .tif or .npy")
-    with atomic_path(out) as tmp:
+    with atomic_path(out) as tmp, disk_errors(out, pixels.nbytes, tmp):
         if fmt == "npy":
             with open(tmp, "wb") as handle:
                 np.save(handle, pixels)
@@ -261,16 +300,50 @@ def write_still(
         data = encoded.tobytes()
         if fmt == "png" and metadata:
             data = add_png_text(data, _text_chunks(metadata))
+        if fmt == "jpeg" and metadata:
+            data = add_jpeg_comment(data, json_text(metadata, ascii_only=True))
         with open(tmp, "wb") as handle:
             handle.write(data)
     return out
 
 
 def _text_chunks(metadata: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        "Software": str(metadata.get("software", "")),
-        "vid2trail": json.dumps(metadata, sort_keys=True, ensure_ascii=False),
-    }
+    return {"Software": str(metadata.get("software", "")), "vid2trail": json_text(metadata)}
+
+
+def json_text(metadata: Mapping[str, Any], *, ascii_only: bool = False) -> str:
+    r"""Provenance as JSON text that encodes to UTF-8 whatever the file names: a name that is not
+    UTF-8 (old USB sticks, Samba shares) holds undecodable bytes, which JSON then escapes
+    (``\udcff``), so that reading it back gives the very same name.
+
+    Examples
+    --------
+    >>> json_text({"source": "caf\u00e9.mp4"}) == '{"source": "caf\u00e9.mp4"}'
+    True
+    >>> json_text({"source": "a\udcff.mp4"})
+    '{"source": "a\\udcff.mp4"}'
+    """
+    text = json.dumps(metadata, sort_keys=True, ensure_ascii=ascii_only)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(metadata, sort_keys=True, ensure_ascii=True)
+    return text
+
+
+def add_jpeg_comment(jpeg: bytes, text: str) -> bytes:
+    r"""Insert a ``COM`` segment holding ``text`` (ASCII) right after a JPEG's start marker; text
+    longer than one segment holds (65533 bytes) is left out.
+
+    Examples
+    --------
+    >>> add_jpeg_comment(b"\xff\xd8\xff\xd9", "hi")
+    b'\xff\xd8\xff\xfe\x00\x04hi\xff\xd9'
+    """
+    body = text.encode("ascii", "backslashreplace")
+    if len(body) > 65533 or not jpeg.startswith(b"\xff\xd8"):
+        return jpeg
+    return jpeg[:2] + b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body + jpeg[2:]
 
 
 def _write_tiff(tmp: Path, pixels: np.ndarray, metadata: Mapping[str, Any] | None) -> None:
@@ -376,7 +449,11 @@ def write_sidecar(still: str | os.PathLike[str], metadata: Mapping[str, Any]) ->
     PosixPath('trail.png.json')
     """
     out = sidecar_path(still)
-    with atomic_path(out) as tmp:
-        tmp.write_text(json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
-                       encoding="utf-8")  # fmt: skip
+    text = json.dumps(metadata, indent=2, sort_keys=True, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a name that is not UTF-8: escaped, so it reads back the same
+        text = json.dumps(metadata, indent=2, sort_keys=True)
+    with atomic_path(out) as tmp, disk_errors(out, len(text), tmp):
+        tmp.write_text(text + "\n", encoding="utf-8")
     return out

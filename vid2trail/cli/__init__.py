@@ -27,7 +27,7 @@ from ..version import __version__
 from . import options as o
 from . import video_options as v
 from .flags import job_from_flags
-from .terminal import Terminal, progress_bar, reports_errors, sigterm_cleans_up
+from .terminal import Terminal, echo, progress_bar, reports_errors, sigterm_cleans_up
 
 __all__ = ["app", "run", "sigterm_cleans_up"]
 
@@ -58,15 +58,19 @@ class _ShortPath(typer.Context):
         return parent.command_path if parent is not None else super().command_path
 
 
-class _Panels(TyperCommand):
-    """Help with the options in panels (input and selection, stacking, ...), and a usage line
-    without the hidden subcommand's name."""
-
-    context_class = _ShortPath
+class _Usage(TyperCommand):
+    """A usage line that reads as typed: ``[OPTIONS] INPUT``."""
 
     def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
         arguments = [p for p in self.get_params(ctx) if p.param_type_name == "argument"]
         return ["[OPTIONS]", *(str(p.metavar or p.name).upper() for p in arguments)]
+
+
+class _Panels(_Usage):
+    """Help with the options in panels (input and selection, stacking, ...), and a usage line
+    without the hidden subcommand's name."""
+
+    context_class = _ShortPath
 
     def format_options(self, ctx: typer.Context, formatter: Any) -> None:
         panels: dict[str, list[tuple[str, str]]] = {}
@@ -112,7 +116,7 @@ flashes)."""
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"vid2trail {__version__}")
+        echo(f"vid2trail {__version__}")
         raise typer.Exit()
 
 
@@ -177,6 +181,7 @@ def stack_command(
 
 @app.command(
     "info",
+    cls=_Usage,
     epilog=f"""{_EXITS}
 
 \b
@@ -193,11 +198,12 @@ def info_command(
     """Show what INPUT holds: container, streams, size and rotation, frame rate, exact frame
     count, pixel format and bit depth, colour tags, HDR, and how vid2trail will decode it."""
     facts = describe(input_path, stream=stream)
-    typer.echo(json.dumps(facts, indent=2) if as_json else format_report(facts))
+    echo(json.dumps(facts, indent=2) if as_json else format_report(facts))
 
 
 @app.command(
     "scan",
+    cls=_Usage,
     epilog=f"""Brightness is the mean luma Y' of each frame (BT.709 weights on
 the gamma-encoded values, 0 black, 1 white). The summary and the suggested command go to stderr,
 the picture's path to stdout; with --json, stdout is the JSON alone. {_EXITS}
@@ -236,13 +242,13 @@ def scan_command(
     if picture is not None:
         draw_scan(result, picture, size=pixels, title=default_stem(input_path))
     for line in result.summary(input_path):
-        typer.echo(line, err=True)
+        echo(line, err=True)
     if json_out:
         if picture is not None:
-            typer.echo(f"Wrote {picture}", err=True)
-        typer.echo(json.dumps(result.to_dict(input_path), indent=1))
+            echo(f"Wrote {picture}", err=True)
+        echo(json.dumps(result.to_dict(input_path), indent=1))
     elif picture is not None:
-        typer.echo(str(picture))
+        echo(str(picture))
 
 
 @app.callback()

@@ -8,10 +8,11 @@ loop releases it.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 
-from ..errors import SourceNotFoundError, UsageError, option
+from ..errors import SourceError, SourceNotFoundError, UsageError, option
 from .base import IMAGE_EXTENSIONS, Source, SourceBase, expand_glob
 
 #: Video decoders; the first is the default. ``ffmpeg`` names the same decoder (FFmpeg's
@@ -63,7 +64,7 @@ def check_local_path(path: str) -> None:
     real = os.path.realpath(text)
     if real == "/dev" or real.startswith(("/dev/", "/proc/")):
         raise UsageError(f"input {text!r} is a device, not a file: give a video file or a folder")
-    if not os.path.exists(text) and not (_GLOB_CHARS.search(text) and expand_glob(text)):
+    if not _exists(text) and not (_GLOB_CHARS.search(text) and expand_glob(text)):
         if _GLOB_CHARS.search(text):
             raise SourceNotFoundError(
                 f"no files match {text!r}: check the pattern, and quote it so the shell "
@@ -73,6 +74,38 @@ def check_local_path(path: str) -> None:
             f"{text} does not exist: check the path (a folder, or a quoted glob such as "
             "'frames/*.jpg', also works)"
         )
+
+
+def _exists(text: str) -> bool:
+    """Whether ``text`` names something, telling apart the reasons it cannot be reached: a name
+    longer than the system allows, a loop of links, a folder that may not be read."""
+    try:
+        os.stat(text)
+    except FileNotFoundError:
+        if os.path.islink(text):
+            raise SourceNotFoundError(
+                f"{text} is a link to {os.readlink(text)}, which does not exist: fix the link"
+            ) from None
+        return False
+    except OSError as exc:
+        reasons = {
+            errno.ENAMETOOLONG: "the path is longer than this system allows (at most "
+            f"{_limit('PC_PATH_MAX', 4096)} bytes, {_limit('PC_NAME_MAX', 255)} a name): "
+            "move it to a shorter folder or rename it",
+            errno.ELOOP: "its links lead round in a loop: fix the links",
+            errno.EACCES: "permission denied: check the folders' permissions",
+            errno.ENOTDIR: "a part of the path is a file, not a folder: check the path",
+        }
+        reason = reasons.get(exc.errno or 0, exc.strerror or str(exc))
+        raise SourceError(f"cannot read {text}: {reason}") from None
+    return True
+
+
+def _limit(name: str, fallback: int) -> int:
+    try:
+        return int(os.pathconf("/", name))
+    except (OSError, ValueError):
+        return fallback
 
 
 #: ``--preview``: the longer side of preview frames, in pixels.

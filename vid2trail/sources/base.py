@@ -257,10 +257,10 @@ def expand_glob(pattern: str) -> list[str]:
     >>> expand_glob("no/such/*.jpg")
     []
     """
-    found = glob.glob(pattern)
+    found = glob.glob(pattern, recursive=True)
     head, tail = os.path.split(pattern)
     if not found and head and os.path.isdir(head):
-        found = glob.glob(os.path.join(glob.escape(head), tail))
+        found = glob.glob(os.path.join(glob.escape(head), tail), recursive=True)
     return found
 
 

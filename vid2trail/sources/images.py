@@ -2,7 +2,9 @@
 
 Files are sorted naturally (``f2`` before ``f10``, as a person numbers frames) and decoded with
 OpenCV, which applies a JPEG's EXIF orientation and keeps 16-bit depth. Files that are not images,
-and hidden files, are ignored. Every image must share the first one's size, channels and bit depth.
+and hidden files, are ignored, and so are the stills vid2trail wrote itself (an earlier result
+saved into the folder; see :mod:`~vid2trail.sources.own`), unless one is named alone. Every image
+must share the first one's size, channels and bit depth.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from ..errors import SourceError
 from ..frames import Frame, SourceInfo
 from .base import IMAGE_EXTENSIONS, SourceBase, expand_glob
+from .own import describe_own, leave_out_own
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -38,7 +41,9 @@ def natural_key(path: str) -> tuple[object, ...]:
 def list_images(path: str) -> list[str]:
     """The image files of a folder, a glob, or a single image, in natural order.
 
-    Hidden files (names starting with a dot) of a folder are skipped, as a glob skips them.
+    Hidden files (names starting with a dot) of a folder are skipped, as a glob skips them. The
+    list reads no file: it keeps the stills vid2trail wrote itself, which
+    :class:`ImageFolderSource` then leaves out.
 
     Examples
     --------
@@ -147,9 +152,15 @@ class ImageFolderSource(SourceBase):
         self.path = path
         self.threads = threads
         self.reduce = 1
-        self._files = tuple(list_images(path))
+        files = list_images(path)
+        # An earlier result saved into the folder must not become a frame of the next run; an
+        # image named alone is what the user asked for, whoever wrote it.
+        files, own = (files, []) if os.path.isfile(path) else leave_out_own(files)
+        self._files = tuple(files)
         if not self._files:
             where = "folder" if os.path.isdir(path) else "pattern"
+            if own:
+                raise SourceError(f"no images in {where} {path} but {describe_own(own)}")
             raise SourceError(
                 f"no images in {where} {path}: vid2trail reads "
                 f"{', '.join(sorted(IMAGE_EXTENSIONS))} files"
@@ -173,6 +184,7 @@ class ImageFolderSource(SourceBase):
             backend="images",
             pix_fmt="gray" if channels == 1 else "rgb",
             bits_per_sample=8 * first.dtype.itemsize,
+            notes=(f"skipped {describe_own(own)}",) if own else (),
         )
 
     @property
