@@ -12,7 +12,7 @@ import pytest
 
 from vid2trail.calibrate import Calibration, find_hot_pixels
 from vid2trail.color import linear_to_srgb, srgb_to_linear, to_linear, to_output
-from vid2trail.errors import DiskSpaceError
+from vid2trail.errors import DiskSpaceError, Vid2TrailWarning
 from vid2trail.median import MedianReducer, parse_size
 from vid2trail.outputs import render
 from vid2trail.pipeline import run_reducers
@@ -94,14 +94,22 @@ def test_median_equals_numpy_in_memory_and_banded(tmp_path: Path, memory: int, c
     assert os.listdir(tmp_path) == []  # the cache is gone
 
 
-def test_median_of_float_frames_and_column_split(tmp_path: Path) -> None:
+def test_median_of_float_frames_below_one_row(tmp_path: Path) -> None:
     frames = np.random.default_rng(4).random((12, 6, 50, 3)).astype(np.float32)
-    # 5 kB: not even one row of all 12 frames fits, so the bands split the columns too.
+    # 5 kB: not even one row of all 12 frames fits (10.8 kB with the float64 median), so each band
+    # is one row, never a part of one, and the expected frames get a warning up front.
     median = MedianReducer(memory_bytes=5000, temp_dir=str(tmp_path))
+    message = (
+        "memory 5.0 kB is less than one row of every frame needs (10.8 kB): the median uses "
+        "that much"
+    )
+    with pytest.warns(Vid2TrailWarning) as caught:
+        median.expect(12, frames.shape[1:], frames.dtype)
+    assert [str(w.message) for w in caught] == [message]
     for frame in frames:
         median.update(frame)
-    assert np.array_equal(median.result(), np.median(frames, axis=0))
-    assert median.bands > 6 and os.listdir(tmp_path) == []
+    assert np.array_equal(median.result(), np.median(frames, axis=0))  # no second warning
+    assert median.bands == 6 and os.listdir(tmp_path) == []
 
 
 def test_median_cache_is_removed_on_interrupt(tmp_path: Path) -> None:

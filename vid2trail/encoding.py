@@ -33,6 +33,8 @@ DEFAULT_PRESET = "veryfast"
 DEFAULT_CRF = 18
 #: Frame rate for sources that have none (folders of photos).
 DEFAULT_FOLDER_FPS = 24.0
+#: The widest trail video (twice 8K): the encoders' own limits lie about there.
+MAX_VIDEO_WIDTH = 16384
 #: Quality of lossy WebP output (libwebp's 0..100 scale).
 WEBP_QUALITY = 85
 
@@ -93,9 +95,10 @@ class VideoOptions:
         if self.fps is not None:
             check_number("video_fps", self.fps, 0, 1000,
                          "a frame rate above 0, at most 1000, e.g. 24 or 30")  # fmt: skip
-        if self.width is not None and self.width < 2:
+        if self.width is not None and not 2 <= self.width <= MAX_VIDEO_WIDTH:
             raise UsageError(
-                f"{option('video_width')} {self.width}: use a width of 2 pixels or more"
+                f"{option('video_width')} {self.width}: use a width of 2 to {MAX_VIDEO_WIDTH} "
+                "pixels (8K is 7680)"
             )
         if self.codec not in CODECS:
             raise UsageError(

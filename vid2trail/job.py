@@ -19,7 +19,7 @@ from .choose import DEFAULT_REJECT_K
 from .color import check_gain, parse_normalize
 from .encoding import VideoOptions
 from .errors import UsageError, option
-from .median import DEFAULT_MEMORY_BYTES
+from .median import DEFAULT_MEMORY_BYTES, check_memory
 from .parallel import default_threads, default_workers
 from .reducers import MaxMeanReducer, make_reducer
 from .robust import check_rejection
@@ -186,6 +186,8 @@ class StackJob:
         if self.bit_depth is not None and self.bit_depth not in (8, 16, 32):
             raise UsageError(f"{option('bit_depth')} {self.bit_depth}: use 8, 16 or 32")
         check_step(self.step)
+        if self.memory != DEFAULT_MEMORY_BYTES:
+            check_memory(self.memory)
         check_workers(self.workers)
         if self.reject is not None:
             parse_reject(self.reject)
@@ -241,6 +243,13 @@ def check_workers(workers: int | None) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UsageError(
             f"{option('workers')} {workers!r}: give a whole number of processes, 1 or more"
+        )
+    cores = os.cpu_count() or 1
+    most = max(8, 4 * cores)
+    if workers > most:
+        raise UsageError(
+            f"{option('workers')} {workers}: use at most {most} (this machine has {cores} "
+            f"core{'' if cores == 1 else 's'}; each process decodes on its own)"
         )
     return workers
 

@@ -3,11 +3,13 @@
 A median needs every sample of a pixel at once, so it cannot stream like max or mean. Frames are
 held in memory while they fit in half of ``memory_bytes``; past that they are appended to a raw
 cache file under the system temporary folder (``TMPDIR``), and the median is computed over
-horizontal bands (split across columns too, if one row of every frame does not fit) read back
-with positioned reads into one band array. The cache is deleted as soon as the median is
-computed, and also when the run fails or is interrupted (``close``). A 2000-frame 4K
-(3840x2160 RGB, 8-bit) median needs about 50 GB of temporary disk (frames x width x height x
-channels x bytes per sample; float32 calibrated frames take 4 bytes per sample).
+horizontal bands of whole rows, each read back with one positioned read per frame into one band
+array. A band is never narrower than one full row of every frame (narrower bands would cost a read
+per frame per column, and crawl): a ``memory_bytes`` below that is raised to it, with a warning.
+The cache is deleted as soon as the median is computed, and also when the run fails or is
+interrupted (``close``). A 2000-frame 4K (3840x2160 RGB, 8-bit) median needs about 50 GB of
+temporary disk (frames x width x height x channels x bytes per sample; float32 calibrated frames
+take 4 bytes per sample).
 
 ``memory_bytes`` bounds the frames held and the band being sorted; on top of it come the float64
 result (width x height x channels x 8 bytes) and the decoder's own buffers.
@@ -25,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .color import srgb_to_linear
-from .errors import DiskSpaceError, UsageError, option
+from .errors import DiskSpaceError, UsageError, Vid2TrailWarning, option
 from .reducer import ReducerBase
 
 #: Default ``--memory``: 2 GB.
@@ -63,6 +66,36 @@ def parse_size(text: str | int) -> int:
     if size <= 0:
         raise UsageError(f"{option('memory')} {text!r}: the size must be above 0")
     return size
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the system does not say."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - Windows, odd systems
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None
+
+
+def check_memory(size: int) -> None:
+    """Refuse a ``memory`` size above this machine's physical memory (a raised
+    :class:`~vid2trail.errors.UsageError`); no check where the system does not tell its memory.
+
+    Examples
+    --------
+    >>> check_memory(10**6)
+    >>> check_memory(10**18)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vid2trail.errors.UsageError: memory 1000000.0 TB is more than this machine's ... of memory: ...
+    """
+    physical = physical_memory()
+    if physical is not None and size > physical:
+        raise UsageError(
+            f"{option('memory')} {format_size(size)} is more than this machine's "
+            f"{format_size(physical)} of memory: give at most that (frames beyond "
+            f"{option('memory')} wait in the temporary folder)"
+        )
 
 
 def format_size(size: float) -> str:
@@ -122,6 +155,7 @@ class MedianReducer(ReducerBase):
         self._handle: object | None = None
         self._finalizer: weakref.finalize | None = None
         self._result: np.ndarray | None = None
+        self._warned = False
 
     def parameters(self) -> dict[str, object]:
         return {"memory_bytes": self.memory_bytes}
@@ -129,11 +163,39 @@ class MedianReducer(ReducerBase):
     # -- feeding -------------------------------------------------------------------------------
 
     def expect(self, frames: int | None, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        """Check up front that the disk can take the cache ``frames`` frames will need."""
+        """Check up front that the disk can take the cache ``frames`` frames will need, and warn
+        when ``memory_bytes`` is below what one row of every frame needs."""
         frame_bytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        if frames is None or frames * frame_bytes <= self._hold_budget():
+        if frames is None:
             return
-        self.check_disk(frames * frame_bytes, frames)
+        held = frames * frame_bytes <= self._hold_budget()
+        self._warn_if_below_a_row(frames, shape, np.dtype(dtype), held)
+        if not held:
+            self.check_disk(frames * frame_bytes, frames)
+
+    def _row_band_bytes(self, frames: int, shape: tuple[int, ...], dtype: np.dtype) -> int:
+        """The memory of a one-row band: the row of every frame, and numpy.median's float64
+        answer and the linear conversion of that row."""
+        width, channels = shape[1], shape[2]
+        return width * (frames * channels * dtype.itemsize + channels * 8 * 3)
+
+    def _warn_if_below_a_row(
+        self, frames: int, shape: tuple[int, ...], dtype: np.dtype, held: bool
+    ) -> None:
+        """Warn (once) when ``memory_bytes`` cannot take the frames held plus a one-row band."""
+        if self._warned:
+            return
+        held_bytes = frames * int(np.prod(shape)) * dtype.itemsize if held else 0
+        need = held_bytes + self._row_band_bytes(frames, shape, dtype)
+        if need > self.memory_bytes:
+            self._warned = True
+            warnings.warn(
+                Vid2TrailWarning(
+                    f"{option('memory')} {format_size(self.memory_bytes)} is less than one row "
+                    f"of every frame needs ({format_size(need)}): the median uses that much"
+                ),
+                stacklevel=3,
+            )
 
     def check_disk(self, needed: int, frames: int | None = None) -> None:
         """Raise :class:`DiskSpaceError` when the temporary folder has less than ``needed`` free."""
@@ -208,7 +270,7 @@ class MedianReducer(ReducerBase):
             return
         shape = self._shape
         for k in range(self.count):
-            yield self._read(k, 0, shape[0], 0, shape[1])  # type: ignore[index]
+            yield self._read(k, 0, shape[0])  # type: ignore[index]
 
     def combine(self, other: MedianReducer) -> MedianReducer:
         """Add another partial median's frames to this one (then release the other's cache)."""
@@ -248,65 +310,50 @@ class MedianReducer(ReducerBase):
         self._handle = None
         self._held = []
 
-    def _read(self, k: int, r0: int, r1: int, c0: int, c1: int,
-              out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-        """Rows ``r0:r1``, columns ``c0:c1`` of cached frame ``k``, by positioned reads."""
+    def _read(self, k: int, r0: int, r1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``r0:r1`` of cached frame ``k``, in one positioned read."""
         self._handle.flush()  # type: ignore[attr-defined]
         height, width, channels = self._shape  # type: ignore[misc]
-        itemsize = self._dtype.itemsize  # type: ignore[union-attr]
         if out is None:
-            out = np.empty((r1 - r0, c1 - c0, channels), self._dtype)
-        row_bytes = width * channels * itemsize
-        start = k * height * row_bytes + r0 * row_bytes + c0 * channels * itemsize
-        fd = self._handle.fileno()  # type: ignore[attr-defined]
-        if c0 == 0 and c1 == width:
-            _read_at(fd, memoryview(out).cast("B"), start)
-        else:
-            for r in range(r1 - r0):
-                _read_at(fd, memoryview(out[r]).cast("B"), start + r * row_bytes)
+            out = np.empty((r1 - r0, width, channels), self._dtype)
+        row_bytes = width * channels * self._dtype.itemsize  # type: ignore[union-attr]
+        start = (k * height + r0) * row_bytes
+        _read_at(self._handle.fileno(), memoryview(out).cast("B"), start)  # type: ignore[attr-defined]
         return out
 
     def _compute(self) -> np.ndarray:
         if self.count == 0 or self._shape is None:
             raise UsageError("no frames were stacked: the selection is empty")
         height, width, channels = self._shape
-        itemsize = self._dtype.itemsize  # type: ignore[union-attr]
         out = np.empty(self._shape, np.float64)
         on_disk = self._handle is not None
         if on_disk:
             self._handle.flush()  # type: ignore[attr-defined]
         held_bytes = 0 if on_disk else sum(f.nbytes for f in self._held)
-        budget = max(self.memory_bytes - held_bytes, 1)
-        # A band costs its samples plus numpy.median's float64 answer and the linear conversion.
-        per_pixel = self.count * channels * itemsize + channels * 8 * 3
-        rows = max(1, min(height, budget // (per_pixel * width)))
-        cols = width if rows > 1 or per_pixel * width <= budget else max(1, budget // per_pixel)
+        # Whole rows only: a band narrower than a row would cost one read per frame per column
+        # (92,160 reads for 30 frames of 64x48 at one pixel a band). Below one row, the warning
+        # (from expect(), or here when the frame count was not known) says what it takes.
+        self._warn_if_below_a_row(self.count, self._shape, self._dtype, not on_disk)  # type: ignore[arg-type]
+        row_bytes = self._row_band_bytes(self.count, self._shape, self._dtype)  # type: ignore[arg-type]
+        rows = max(1, min(height, (self.memory_bytes - held_bytes) // row_bytes))
         self.bands = 0
         top = None if self._dtype.kind == "f" else np.iinfo(self._dtype).max  # type: ignore[union-attr]
         for r0 in range(0, height, rows):
-            for c0 in range(0, width, cols):
-                window = (slice(r0, r0 + rows), slice(c0, c0 + cols))
-                if on_disk:
-                    # Positioned reads into one array: a numpy.memmap would also count the
-                    # kernel's read-around pages in the resident size (measured: 183 MB for a
-                    # 41 MB band of a 373 MB cache, against 66 MB this way).
-                    band = np.empty((self.count, *_extent(window, self._shape)), self._dtype)
-                    for k in range(self.count):
-                        self._read(k, r0, min(r0 + rows, height), c0, min(c0 + cols, width),
-                                   out=band[k])  # fmt: skip
-                else:
-                    band = np.stack([frame[window] for frame in self._held])
-                median = np.median(band, axis=0, overwrite_input=True)
-                del band
-                out[window] = median if top is None else srgb_to_linear(median / top)
-                self.bands += 1
+            r1 = min(r0 + rows, height)
+            if on_disk:
+                # Positioned reads into one array, one per frame: a numpy.memmap would also
+                # count the kernel's read-around pages in the resident size (measured: 183 MB
+                # for a 41 MB band of a 373 MB cache, against 66 MB this way).
+                band = np.empty((self.count, r1 - r0, width, channels), self._dtype)
+                for k in range(self.count):
+                    self._read(k, r0, r1, out=band[k])
+            else:
+                band = np.stack([frame[r0:r1] for frame in self._held])
+            median = np.median(band, axis=0, overwrite_input=True)
+            del band
+            out[r0:r1] = median if top is None else srgb_to_linear(median / top)
+            self.bands += 1
         return out
-
-
-def _extent(window: tuple[slice, slice], shape: tuple[int, ...]) -> tuple[int, int, int]:
-    rows = range(*window[0].indices(shape[0]))
-    cols = range(*window[1].indices(shape[1]))
-    return len(rows), len(cols), shape[2]
 
 
 def _remove(path: str) -> None:

@@ -26,7 +26,7 @@ import numpy as np
 
 from .choose import DEFAULT_REJECT_K, REJECT_HISTORY, flag_flashes, frame_brightness
 from .color import luma
-from .errors import SourceError
+from .errors import SourceError, UsageError, option
 from .frames import Frame, SourceInfo
 from .night import NightChoice, choose_night
 from .sources import SourceBase, open_source
@@ -312,6 +312,8 @@ def scan(
     >>> result.suggested_command()  # doctest: +SKIP
     'vid2trail iss.mp4 --start 212 --end 1730 --reject auto'
     """
+    if isinstance(width, bool) or not isinstance(width, int) or not 16 <= width <= 4096:
+        raise UsageError(f"{option('scan_width')} {width!r}: use 16 to 4096 pixels")
     with open_source(path, backend=backend, stream=stream) as source:
         table = measure(source, width=width, thumbnails=thumbnails, progress=progress)
     result = decide(table, reject_k)

@@ -41,6 +41,8 @@ DEFAULT_TRAIL_FRAMES = 30
 #: after ``L`` frames: 1% is about the sky level of a dark-sky timelapse (sRGB code 25 of 255 for a
 #: white star), so the tail visibly ends after about ``L`` frames.
 COMET_FLOOR = 0.01
+#: The longest trail: beyond it a comet's decay rounds to 1 (no fading at all).
+MAX_TRAIL_FRAMES = 1_000_000
 
 
 def comet_decay(trail_frames: int) -> float:
@@ -55,9 +57,11 @@ def comet_decay(trail_frames: int) -> float:
     >>> round(comet_decay(40) ** 40, 6)
     0.01
     """
-    if isinstance(trail_frames, bool) or not isinstance(trail_frames, int) or trail_frames < 1:
+    if (isinstance(trail_frames, bool) or not isinstance(trail_frames, int)
+            or not 1 <= trail_frames <= MAX_TRAIL_FRAMES):  # fmt: skip
         raise UsageError(
-            f"{option('trail_frames')} {trail_frames!r}: use a whole number of frames, 1 or more"
+            f"{option('trail_frames')} {trail_frames!r}: use a whole number of frames, 1 to "
+            f"{MAX_TRAIL_FRAMES}"
         )
     return COMET_FLOOR ** (1.0 / trail_frames)
 

@@ -39,6 +39,21 @@ class _DefaultToStack(TyperGroup):
     options follows it: ``vid2trail scan`` with a folder called ``scan`` stacks that folder.
     """
 
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run, with the command line's own parse errors (an unknown flag, a word for a number)
+        as one ``Error:`` line too, not typer's four lines of usage."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _CLICK_ERROR as exc:
+            echo(f"Error: {_one_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            echo("Aborted.", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         first = args[0] if args else None
         is_input = first in self.commands and os.path.exists(first) and all(
@@ -47,6 +62,26 @@ class _DefaultToStack(TyperGroup):
         if first is None or is_input or (first not in self.commands and first != "--version"):
             args = ["stack", *args]
         return super().parse_args(ctx, args)
+
+
+#: What the command line's parser raises (typer vendors click; its exceptions derive from this).
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _one_line(exc: Any) -> str:
+    """A parse error as one line: the flag and the value for a bad value, else the parser's words
+    and where to look."""
+    param = getattr(exc, "param", None)
+    message = getattr(exc, "message", "")
+    if param is not None and param.param_type_name == "option" and message:
+        flag = max(param.opts, key=len)
+        return f"{flag} {message}" if message.startswith("'") else f"{flag}: {message}"
+    text = " ".join(exc.format_message().split()).rstrip(".")
+    if param is not None and param.param_type_name == "argument":
+        text += ": give a video file, a folder of images or a quoted glob"
+    return f"{text} (see vid2trail --help)"
 
 
 class _ShortPath(typer.Context):

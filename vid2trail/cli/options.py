@@ -34,6 +34,39 @@ _NORMALIZE_DEFAULTS = (
     ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items() if n != "none") + ", others: none"
 )
 
+
+def whole(text: str) -> int:
+    """Read a whole-number option; the library checks its range, in its own words.
+
+    Examples
+    --------
+    >>> whole("12")
+    12
+    >>> whole("nan")
+    Traceback (most recent call last):
+    ...
+    typer._click.exceptions.BadParameter: 'nan': use a whole number
+    """
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: use a whole number") from None
+
+
+def number(text: str) -> float:
+    """Read a number option (``nan`` and ``inf`` too: the library says why they cannot apply).
+
+    Examples
+    --------
+    >>> number("2.5"), number(" 1e3 ")
+    (2.5, 1000.0)
+    """
+    try:
+        return float(str(text).strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: use a number") from None
+
+
 # -- shared by the commands ---------------------------------------------------------------------
 
 InputArg = Annotated[
@@ -45,6 +78,7 @@ InputArg = Annotated[
 StreamOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="N",
         help="Video stream to read, counting video streams from 0 (see vid2trail info).",
         show_default="the file's default video stream",
@@ -94,9 +128,9 @@ EndOpt = Annotated[
 StepOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="K",
         help="Keep every K-th frame of the window.",
-        min=1,
         show_default="1; with --preview see there",
         rich_help_panel=INPUT,
     ),  # fmt: skip
@@ -123,6 +157,7 @@ RejectOpt = Annotated[
 RejectAboveOpt = Annotated[
     float | None,
     typer.Option(
+        parser=number,
         metavar="K",
         help=f"Like --reject auto with K instead of {DEFAULT_REJECT_K:g}: lower rejects more.",
         show_default=False,
@@ -167,6 +202,7 @@ ModeOpt = Annotated[
 KappaOpt = Annotated[
     float,
     typer.Option(
+        parser=number,
         metavar="K",
         help="sigma/winsor: reject samples beyond K standard deviations (above 0, at most 100).",
         rich_help_panel=STACKING,
@@ -175,6 +211,7 @@ KappaOpt = Annotated[
 IterationsOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="N",
         help="sigma/winsor: rejection passes after the statistics pass (1 to 20).",
         show_default="1 for sigma, 2 for winsor",
@@ -184,6 +221,7 @@ IterationsOpt = Annotated[
 BuffersOpt = Annotated[
     int,
     typer.Option(
+        parser=whole,
         metavar="K",
         help="maxmean: max stacks fed round-robin, then averaged (1 to 256).",
         rich_help_panel=STACKING,
@@ -213,6 +251,7 @@ NormalizeOpt = Annotated[
 GainOpt = Annotated[
     float,
     typer.Option(
+        parser=number,
         metavar="X",
         help="Multiply the light before output (2 = one stop brighter; above 0, at most 1000000).",
         rich_help_panel=STACKING,
@@ -258,6 +297,7 @@ OutputOpt = Annotated[
 BitDepthOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="8|16|32",
         help="Bits per channel: 8; 16 for PNG and TIFF; 32 = float linear light (1.0 = white, "
         "unclipped) for TIFF, FITS and .npy.",
@@ -266,7 +306,10 @@ BitDepthOpt = Annotated[
     ),
 ]
 QualityOpt = Annotated[
-    int, typer.Option(metavar="Q", help="JPEG quality, 1 to 100.", rich_help_panel=OUTPUTS)
+    int,
+    typer.Option(
+        parser=whole, metavar="Q", help="JPEG quality, 1 to 100.", rich_help_panel=OUTPUTS
+    ),
 ]
 SidecarOpt = Annotated[
     bool,
@@ -301,6 +344,7 @@ HwaccelOpt = Annotated[
 WorkersOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="N",
         help="Processes that decode and stack parts of a video at once (max, min, mean, sum with "
         "one window and no --reject/--exclude/--dark/--hot-pixels; anything else runs in one "
@@ -340,13 +384,14 @@ ScanRejectOpt = Annotated[
     float,
     typer.Option(
         "--reject-above",
+        parser=number,
         metavar="K",
         help="Mark frames brighter than the running median + K x MAD as flashes.",
     ),
 ]
 ScanWidthOpt = Annotated[
     int,
-    typer.Option(metavar="PX", help="Width the frames are measured at.", min=16, max=4096),
+    typer.Option(parser=whole, metavar="PX", help="Width the frames are measured at (16 to 4096)."),
 ]
 SizeOpt = Annotated[str, typer.Option(metavar="WxH", help="Picture size in pixels.")]
 #: The picture size ``scan`` draws by default.

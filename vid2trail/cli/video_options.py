@@ -8,7 +8,7 @@ import typer
 
 from ..encoding import CODECS, DEFAULT_CRF, DEFAULT_FOLDER_FPS, DEFAULT_PRESET, VIDEO_FORMATS
 from ..trails import COMET_FLOOR, DEFAULT_TRAIL_FRAMES, TRAIL_KINDS
-from .options import VIDEO
+from .options import VIDEO, number, whole
 
 VideoOpt = Annotated[
     str | None,
@@ -35,6 +35,7 @@ TrailOpt = Annotated[
 TrailFramesOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="L",
         help="Trail length in frames for comet and window. For comet it sets the decay so a "
         f"tail falls to {COMET_FLOOR:.0%} of its light after L frames: decay = 0.01 ** (1/L). "
@@ -46,6 +47,7 @@ TrailFramesOpt = Annotated[
 DecayOpt = Annotated[
     float | None,
     typer.Option(
+        parser=number,
         metavar="D",
         help="Comet decay per frame, between 0 and 1 (instead of --trail-frames).",
         show_default=False,
@@ -55,6 +57,7 @@ DecayOpt = Annotated[
 VideoFpsOpt = Annotated[
     float | None,
     typer.Option(
+        parser=number,
         metavar="FPS",
         help="Video frame rate (above 0, at most 1000).",
         show_default=f"the source's; {DEFAULT_FOLDER_FPS:g} for folders",
@@ -64,6 +67,7 @@ VideoFpsOpt = Annotated[
 VideoStepOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="K",
         help="Emit every K-th stacked frame (and always the last) to shorten long clips.",
         show_default="1",
@@ -73,6 +77,7 @@ VideoStepOpt = Annotated[
 VideoWidthOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="PX",
         help="Scale the video to this width, keeping the aspect.",
         show_default="the source's",
@@ -91,6 +96,7 @@ CodecOpt = Annotated[
 CrfOpt = Annotated[
     int | None,
     typer.Option(
+        parser=whole,
         metavar="N",
         help="Constant rate factor, 0-51; lower is better and larger (18 looks lossless).",
         show_default=str(DEFAULT_CRF),
