@@ -219,7 +219,7 @@ def test_cli_hot_pixels_report_and_provenance(lossless_clip: Path) -> None:
     assert result.stdout.split() == ["max.png", "max.png.json"]
     import json
 
-    from vid2trail.writers import read_png_text
+    from vid2trail.embed import read_png_text
 
     meta = json.loads(Path("max.png.json").read_text())
     assert meta["hot_pixels_fixed"] == 2 and meta["frames_used"] == 30 and meta["mode"] == "max"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vid2trail.writers import read_png_text
+from vid2trail.embed import read_png_text
 
 from conftest import encode, invoke, read_rgb, write_folder
 

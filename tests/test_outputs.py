@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from vid2trail.cli import app
 from vid2trail.color import srgb_to_linear
+from vid2trail.embed import read_png_text
 from vid2trail.errors import MissingDependencyError
-from vid2trail.writers import read_png_text, sidecar_path, write_sidecar, write_still
+from vid2trail.writers import sidecar_path, write_sidecar, write_still
 
 runner = CliRunner()
 

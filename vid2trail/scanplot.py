@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from .embed import add_png_text, json_text
 from .errors import MissingDependencyError, OutputError, option
 from .scan import ScanResult, format_clock
 from .version import __version__
-from .writers import add_png_text, atomic_path, check_destination, json_text
+from .writers import atomic_path, check_destination
 
 #: Extensions the picture may be saved as.
 PICTURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg", ".pdf": "pdf"}
