@@ -212,3 +212,19 @@ def test_video_options_on_a_folder_get_a_note(scratch: Path, frames40: np.ndarra
         "Note: --stream applies to video; night is images: ignored",
         "Note: --hdr applies to video; night is images: ignored",
     ]
+
+
+def test_hwaccel_cuda_on_a_codec_nvdec_cannot_decode_is_one_line(
+    scratch: Path, lossless_clip: Path
+) -> None:
+    result = invoke(lossless_clip, "-q", "--hwaccel", "cuda")  # FFV1: no NVDEC decoder
+    assert (
+        result.exit_code == 2
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    [line] = result.output.splitlines()
+    assert line.startswith("Error: --hwaccel cuda: ") and line.endswith(
+        "; use --hwaccel auto or none"
+    )
+    assert listing(scratch) == []

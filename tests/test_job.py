@@ -3,6 +3,7 @@ one orchestrator serves the command, ``stack()`` and the trail video."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,8 +16,8 @@ import vid2trail
 from vid2trail.encoding import VideoOptions
 from vid2trail.errors import UsageError, as_flags, in_words, option
 from vid2trail.job import StackJob, TrailVideoJob
-from vid2trail.orchestrator import run, window_of
-from vid2trail.select import Window
+from vid2trail.orchestrator import run
+from vid2trail.select import Window, window_of
 
 from conftest import invoke
 
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.usefixtures("in_tmp")
          "trail grow shows the running stack, and a sigma stack is only known at the end: use "
          "mode max, min, mean, sum, or trail comet or window"),
         (StackJob("a.mp4", video=TrailVideoJob("v.mp4", step=0)),
-         "video_step 0: use a whole number, 1 or more"),
+         "TrailVideoJob.step 0: use a whole number, 1 or more"),
         (StackJob("a.mp4", video=TrailVideoJob("v.gif", encoding=VideoOptions(codec="hevc"))),
          "codec applies to .mp4, .mov and .mkv videos, not v.gif"),
         (StackJob("a.mp4", mode="nope"),
@@ -194,3 +195,39 @@ def test_a_folder_named_like_a_command_is_an_input(
     assert result.exit_code == 0, result.output
     assert result.output.strip() == f"{name}-max.png"
     assert invoke("info", name).exit_code == 0  # the command, given an input
+
+
+def test_a_command_word_that_is_also_a_folder(frames40: np.ndarray, tmp_path: Path) -> None:
+    from conftest import write_folder
+
+    write_folder(tmp_path / "scan", frames40[:4])
+    result = invoke("scan", "-m", "mean", "-q")  # nothing else to scan: the folder is stacked
+    assert result.exit_code == 0 and result.stdout == "scan-mean.png\n", result.output
+    assert invoke("scan", "--start", "1", "-q", "-y", "-o", "s.png").stdout == "s.png\n"
+    result = invoke("scan", "scan", "-q")  # another word names an input: the command
+    assert result.exit_code == 0 and result.stdout == "scan-scan.png\n", result.output
+    assert invoke("scan", "--help").output.startswith("Usage: ")
+    assert "--scan-width" in invoke("scan", "--help").output
+
+
+def test_checks_that_need_no_decoding_come_before_it(lossless_clip: Path) -> None:
+    result = invoke(lossless_clip, "--quality", "0", "-o", "q.jpg")
+    assert (result.exit_code, result.output) == (2, "Error: --quality 0: use 1 to 100\n")
+    result = invoke(lossless_clip, "--window", "abc")
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: cannot read --window 'abc': write START:END")
+    Path("dots-max.png.json").write_text("{}")
+    result = invoke(lossless_clip, "--start", "auto", "--sidecar", "-q")
+    # Refused before the night scan decodes anything: no scan summary was printed.
+    assert result.exit_code == 2
+    assert (
+        result.output
+        == "Error: dots-max.png.json already exists: pass --overwrite (-y) to replace it\n"
+    )
+    assert sorted(os.listdir(".")) == ["dots-max.png.json"]
+
+
+def test_encoder_settings_a_palette_video_ignores_get_a_note(lossless_clip: Path) -> None:
+    result = invoke(lossless_clip, "-q", "--video", "v.gif", "--crf", "30", "--end", "3")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "Note: --crf applies to .mp4, .mov and .mkv videos; v.gif is not one\n"

@@ -54,7 +54,7 @@ def test_window_parse_with_clock_times() -> None:
     assert (w.start.frame, w.end.frame) == (120, 900)
     w = Window.parse(":50")
     assert w.start is None and w.end.frame == 50
-    with pytest.raises(TimeParseError, match="cannot read window 'x:y'"):
+    with pytest.raises(TimeParseError, match="cannot read windows 'x:y'"):
         Window.parse("x:y")
 
 

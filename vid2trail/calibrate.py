@@ -309,3 +309,23 @@ def _brightest_neighbours(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.maximum(second, np.minimum(first, shifted), out=second)
             np.maximum(first, shifted, out=first)
     return first, second
+
+
+def make_calibration(
+    dark: str | os.PathLike[str] | np.ndarray | None,
+    hot_pixels: bool,
+    memory_bytes: int,
+) -> Calibration | None:
+    """A :class:`~vid2trail.calibrate.Calibration` for the options given, or None when none is.
+
+    Examples
+    --------
+    >>> make_calibration(None, False, 10**9) is None
+    True
+    """
+    if dark is None and not hot_pixels:
+        return None
+    if dark is None or isinstance(dark, np.ndarray):
+        return Calibration(dark, hot_pixels=hot_pixels)
+    master = load_dark(dark, memory_bytes)
+    return Calibration(master, hot_pixels=hot_pixels, dark_path=os.fspath(dark))

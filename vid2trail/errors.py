@@ -25,6 +25,9 @@ LIBRARY_WORDS: Mapping[str, str] = {
     "overwrite": "overwrite=True",
     "reject_above": "reject",
     "window": "windows",
+    "video_step": "TrailVideoJob.step",
+    "video_fps": "VideoOptions.fps",
+    "video_width": "VideoOptions.width",
 }
 
 

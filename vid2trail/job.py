@@ -24,6 +24,7 @@ from .parallel import default_threads, default_workers
 from .reducers import MaxMeanReducer, make_reducer
 from .robust import check_rejection
 from .select import Window
+from .sources import check_decoding
 from .trails import make_trail
 from .video import GROW_MODES
 
@@ -100,7 +101,8 @@ class StackJob:
     # -- frame choice and calibration
     reject: float | None = None
     exclude: tuple[str, ...] = ()
-    dark: str | os.PathLike[str] | np.ndarray | None = None
+    #: Left out of comparisons and hashing: an array has no single truth value.
+    dark: str | os.PathLike[str] | np.ndarray | None = field(default=None, compare=False)
     hot_pixels: bool = False
     # -- decoding
     backend: str = "auto"
@@ -154,6 +156,12 @@ class StackJob:
             (".jpg", ".jpeg")
         ):
             notes.append(f"{option('quality')} applies to JPEG stills; {self.still} is not one")
+        video = self.video
+        if video is not None and Path(video.path).suffix.lower() in _PALETTE_VIDEOS:
+            plain = VideoOptions()
+            notes += [f"{option(name)} applies to .mp4, .mov and .mkv videos; {video.path} is not "
+                      "one" for name in ("crf", "preset")
+                      if getattr(video.encoding, name) != getattr(plain, name)]  # fmt: skip
         return notes
 
     def names_stills_by_window(self) -> bool:
@@ -161,10 +169,8 @@ class StackJob:
         return self.window_names or len(self.windows) > 1
 
     def decoder_threads(self) -> int:
-        """Images decoded at once for a folder: ``threads``, else ``workers``, else the default."""
-        if self.threads is not None:
-            return self.threads
-        return self.workers if self.workers is not None else default_threads()
+        """Images decoded at once for a folder: ``threads``, else the default."""
+        return self.threads if self.threads is not None else default_threads()
 
     def validate(self) -> None:
         """Every check that needs no decoding; raises :class:`~vid2trail.errors.UsageError`.
@@ -186,6 +192,13 @@ class StackJob:
         if self.bit_depth is not None and self.bit_depth not in (8, 16, 32):
             raise UsageError(f"{option('bit_depth')} {self.bit_depth}: use 8, 16 or 32")
         check_step(self.step)
+        check_decoding(self.backend, self.stream, self.hdr, self.hwaccel)
+        if (
+            isinstance(self.quality, bool)
+            or not isinstance(self.quality, int)
+            or not (1 <= self.quality <= 100)
+        ):
+            raise UsageError(f"{option('quality')} {self.quality}: use 1 to 100")
         if self.memory != DEFAULT_MEMORY_BYTES:
             check_memory(self.memory)
         check_workers(self.workers)

@@ -28,15 +28,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .calibrate import make_calibration
 from .choose import build_filter
 from .errors import option
-from .job import StackJob, check_workers, parse_reject
+from .job import StackJob, parse_reject
 from .median import DEFAULT_MEMORY_BYTES, parse_size
-from .outputs import OutputPlan, check_first_still, check_outputs, render, write_outputs
+from .outputs import OutputPlan, check_outputs, render, write_outputs
 from .pipeline import FrameSink, ProgressCallback, run_reducers
 from .plan import Selection, select_frames, window_notes, with_auto_window
 from .reducers import Reducer, make_reducer
-from .select import Window, parse_position
+from .select import Window, window_of
 from .sources import SourceBase, open_source
 from .sources.images import list_images
 
@@ -125,7 +126,7 @@ def run(
     """
     listener = listener or Silent()
     job.validate()
-    workers = check_workers(job.workers) if job.workers is not None else 1
+    workers = job.workers or 1  # checked by validate()
     opened = source is None
     if source is None:
         source = open_source(job.input, backend=job.backend, stream=job.stream, hdr=job.hdr,
@@ -190,7 +191,7 @@ def _select(
     """The night for ``auto`` windows (one scan for all), then every window's frames."""
     windows = list(job.windows)
     if any(w.auto for w in windows):
-        check_first_still(job, inputs)
+        check_outputs(job, None, None, inputs)  # what it can before the scan decodes
         # One window keeps the ends it was given; several share the night of the whole input.
         base = replace(windows[0], auto=False) if len(windows) == 1 else Window()
         with listener.stage("Scanning") as progress:
@@ -231,28 +232,6 @@ def _stack(
         sink.abort()
         raise
     return reducers, path
-
-
-def make_calibration(
-    dark: str | os.PathLike[str] | np.ndarray | None,
-    hot_pixels: bool,
-    memory_bytes: int,
-) -> Calibration | None:
-    """A :class:`~vid2trail.calibrate.Calibration` for the options given, or None when none is.
-
-    Examples
-    --------
-    >>> make_calibration(None, False, 10**9) is None
-    True
-    """
-    if dark is None and not hot_pixels:
-        return None
-    from .calibrate import Calibration, load_dark
-
-    if dark is None or isinstance(dark, np.ndarray):
-        return Calibration(dark, hot_pixels=hot_pixels)
-    master = load_dark(dark, memory_bytes)
-    return Calibration(master, hot_pixels=hot_pixels, dark_path=os.fspath(dark))
 
 
 def stack(
@@ -360,24 +339,8 @@ def stack(
         reject=parse_reject(reject), exclude=(exclude,) if isinstance(exclude, str) else
         tuple(exclude), dark=dark, hot_pixels=hot_pixels, backend=backend, stream=stream,
         hdr=hdr, hwaccel=hwaccel, preview=preview, workers=workers, normalize=normalize,
-        gain=gain,
+        gain=gain, threads=workers,
     )  # fmt: skip
     result = run(job, Silent(progress))
     out = result.info.dtype if dtype is None else dtype
     return render(result.reducers[0], out_dtype=out, normalize=normalize, gain=gain)
-
-
-def window_of(start: int | str | None, end: int | str | None) -> Window:
-    """The window ``start`` to ``end`` (frame numbers, times, or ``"auto"``: the night's).
-
-    Examples
-    --------
-    >>> w = window_of(120, "auto")
-    >>> w.start.frame, w.end, w.auto
-    (120, None, True)
-    """
-    return Window(
-        parse_position(str(start), option("start")) if start not in (None, "auto") else None,
-        parse_position(str(end), option("end")) if end not in (None, "auto") else None,
-        auto="auto" in (start, end),
-    )

@@ -22,7 +22,7 @@ from .encoding import check_video_output
 from .errors import UsageError, Vid2TrailError, WriteError, in_words, option
 from .frames import SourceInfo
 from .job import StackJob
-from .reducers import MeanReducer, Reducer, SumReducer
+from .reducers import Reducer
 from .select import FrameRange
 from .version import __version__
 from .writers import (
@@ -124,23 +124,21 @@ class OutputPlan:
     video: Path | None = None
 
 
-def check_first_still(job: StackJob, inputs: tuple[str, ...]) -> None:
-    """Check a single window's still before the night scan: its name does not depend on the
-    window, and a name in the way should not cost a scan first."""
-    if job.still is not None and not job.names_stills_by_window():
-        first = Path(job.still)
-        check_output(first, bit_depth=bit_depth_of(first, job.bit_depth),
-                     overwrite=job.overwrite, inputs=inputs)  # fmt: skip
-
-
 def check_outputs(
-    job: StackJob, ranges: Sequence[FrameRange], info: SourceInfo, inputs: tuple[str, ...]
+    job: StackJob,
+    ranges: Sequence[FrameRange] | None,
+    info: SourceInfo | None,
+    inputs: tuple[str, ...],
 ) -> OutputPlan:
     """Check every destination of ``job`` before decoding: formats and bit depths, folders,
-    existing files, inputs, and names that collide; returns where everything goes."""
+    existing files, inputs, and names that collide; returns where everything goes.
+
+    ``ranges`` None checks what does not depend on the windows, before a night scan finds them:
+    all but stills named after their frames, and the frame-number image's 16-bit limit."""
     stills: list[Path] = []
-    if job.still is not None:
-        stills = still_paths(job.still, ranges if job.names_stills_by_window() else None)
+    by_window = job.names_stills_by_window()
+    if job.still is not None and (ranges is not None or not by_window):
+        stills = still_paths(job.still, ranges if by_window else None)
     depths = [bit_depth_of(out, job.bit_depth) for out in stills]
     for out, depth in zip(stills, depths, strict=True):
         check_output(out, bit_depth=depth, overwrite=job.overwrite, inputs=inputs)
@@ -153,7 +151,7 @@ def check_outputs(
         )
     argmax = Path(job.argmax) if job.argmax is not None else None
     if argmax is not None:
-        _check_argmax(argmax, stills, ranges[0], info, job.overwrite, inputs)
+        _check_argmax(argmax, stills, ranges[0] if ranges else None, info, job.overwrite, inputs)
     if video is not None:
         check_video_output(video, overwrite=job.overwrite, inputs=inputs)
     return OutputPlan(tuple(stills), tuple(depths), argmax, video)
@@ -162,14 +160,16 @@ def check_outputs(
 def _check_argmax(
     argmax: Path,
     stills: Sequence[Path],
-    frame_range: FrameRange,
-    info: SourceInfo,
+    frame_range: FrameRange | None,
+    info: SourceInfo | None,
     overwrite: bool,
     inputs: tuple[str, ...],
 ) -> None:
     check_output(argmax, bit_depth=16, overwrite=overwrite, inputs=inputs)
     if argmax.resolve() in {out.resolve() for out in stills}:
         raise UsageError(f"{option('argmax')} {argmax} is also the still: give it another name")
+    if frame_range is None or info is None:
+        return
     last = last_selected(frame_range, info)
     if argmax.suffix.lower() == ".png" and last is not None and last > 65535:
         # Found out only after the whole stack otherwise, when the numbers do not fit.
@@ -219,12 +219,7 @@ def render(
     [200, 200, 200]
     """
     chosen = DEFAULT_NORMALIZE.get(reducer.name, "none") if normalize is None else normalize
-    if isinstance(reducer, MeanReducer) and reducer.count:
-        # The running sum, divided band by band as it is encoded: no full-size quotient (200 MB
-        # for a 4K mean).
-        result, divisor = SumReducer.result(reducer), float(reducer.count)
-    else:
-        result, divisor = reducer.result(), 1.0
+    result, divisor = reducer.scaled_result()
     return to_output(result, divisor=divisor, linear=reducer.linear, out_dtype=out_dtype,
                      normalize=chosen, gain=gain, transfer=transfer)  # fmt: skip
 
@@ -295,11 +290,6 @@ def argmax_image(
     >>> argmax_image(r, FrameRange(100, 106, 2)).tolist()
     [[102]]
     """
-    from .reducers import ArgmaxReducer
-
-    if not isinstance(reducer, ArgmaxReducer):
-        raise UsageError(f"{option('argmax')} needs {option('mode')} max, not "
-                         f"{option('mode')} {reducer.name}")  # fmt: skip
     positions = reducer.argmax().astype(np.int64)
     gone = {i for i in dropped if frame_range.contains(i)}
     if gone:

@@ -148,8 +148,9 @@ def run_reducers(
             active = [(fr, r) for fr, r in pairs if r.passes > k]
             for _, reducer in active:
                 reducer.begin_pass(k)
-            feed = _Pass(source, plan, active, calibration, keep if k == 0 else None, dropped)
-            feed.sinks = sinks if k == 0 else ()
+            first = k == 0
+            feed = _Pass(source, plan, active, calibration, keep if first else None, dropped,
+                         sinks if first else ())  # fmt: skip
             done = feed.run(progress, done, grand_total)
             if k == 0:
                 _check_counts(source, pairs, dropped)
@@ -241,12 +242,13 @@ class _Pass:
         calibration: Calibration | None,
         keep: Callable[[Frame], bool] | None,
         dropped: list[int],
+        sinks: Sequence[FrameSink] = (),
     ) -> None:
         self.source, self.plan, self.pairs = source, plan, pairs
         self.calibration, self.keep, self.dropped = calibration, keep, dropped
         # The first pass asks keep() and records what it drops; later passes drop the same.
         self.skip = frozenset(dropped) if keep is None else frozenset()
-        self.sinks: Sequence[FrameSink] = ()
+        self.sinks = sinks
 
     def run(self, progress: ProgressCallback | None, done: int, total: int | None) -> int:
         single = len(self.pairs) == 1

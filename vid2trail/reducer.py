@@ -69,6 +69,11 @@ class Reducer(Protocol):
         ``buffers``), by the names :func:`vid2trail.reducers.make_reducer` takes; for
         provenance."""
 
+    def scaled_result(self) -> tuple[np.ndarray, float]:
+        """The result as ``(array, divisor)``: ``array / divisor`` is :meth:`result`. A mean
+        gives its running sum and count, so that the still is divided band by band as it is
+        encoded, with no full-size quotient (200 MB for a 4K mean)."""
+
 
 class ReducerBase:
     """The defaults of :class:`Reducer`: one pass, nothing to prepare, finish or release, no
@@ -109,6 +114,10 @@ class ReducerBase:
     def parameters(self) -> dict[str, object]:
         """No options: the mode alone shapes the result."""
         return {}
+
+    def scaled_result(self) -> tuple[np.ndarray, float]:
+        """The result itself, divided by 1."""
+        return self.result(), 1.0  # type: ignore[attr-defined]
 
     def _check_same(self, other: Reducer) -> None:
         """Refuse to combine with a reducer of another kind (a TypeError: a programming error)."""

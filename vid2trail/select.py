@@ -165,12 +165,28 @@ class Window:
                 continue
             return cls(start, end)
         raise TimeParseError(
-            f"cannot read window {value!r}: write START:END, e.g. 120:900 or 60s:2:30"
+            f"cannot read {option('window')} {value!r}: write START:END, e.g. 120:900 or 60s:2:30"
         )
 
     def uses_time(self) -> bool:
         """True when the start or the end is a time rather than a frame number."""
         return any(p is not None and p.time_s is not None for p in (self.start, self.end))
+
+
+def window_of(start: int | str | None, end: int | str | None) -> Window:
+    """The window ``start`` to ``end`` (frame numbers, times, or ``"auto"``: the night's).
+
+    Examples
+    --------
+    >>> w = window_of(120, "auto")
+    >>> w.start.frame, w.end, w.auto
+    (120, None, True)
+    """
+    return Window(
+        parse_position(str(start), option("start")) if start not in (None, "auto") else None,
+        parse_position(str(end), option("end")) if end not in (None, "auto") else None,
+        auto="auto" in (start, end),
+    )
 
 
 @dataclass(frozen=True)

@@ -142,6 +142,12 @@ class MeanReducer(SumReducer):
     def result(self) -> np.ndarray:
         return super().result() / self.count
 
+    def scaled_result(self) -> tuple[np.ndarray, float]:
+        """The running sum and the count: the still divides them band by band."""
+        if not self.count:
+            return self.result(), 1.0  # the empty selection's error
+        return super().result(), float(self.count)
+
 
 _halves_pool: Any = None
 #: Below this many rows a frame is folded in one piece (threads cost more than they save).

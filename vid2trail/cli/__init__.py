@@ -22,6 +22,7 @@ from ..orchestrator import run as run_job
 from ..outputs import default_stem
 from ..scan import THUMBNAILS, scan
 from ..scanplot import check_picture_path, draw_scan, parse_size, require_matplotlib
+from ..sources import expand_glob
 from ..sources.images import list_images
 from ..version import __version__
 from . import options as o
@@ -35,8 +36,10 @@ __all__ = ["app", "run", "sigterm_cleans_up"]
 class _DefaultToStack(TyperGroup):
     """``vid2trail INPUT ...`` means ``vid2trail stack INPUT ...``; ``--help`` shows its help.
 
-    A first word that names a command is the command, unless it is also a path and nothing but
-    options follows it: ``vid2trail scan`` with a folder called ``scan`` stacks that folder.
+    A first word that names a command is that command, unless it is also a path (a folder called
+    ``scan``) and no other word of the line names an input the command could read, nor asks for
+    its help: ``vid2trail scan -m mean`` stacks the folder ``scan``, ``vid2trail scan clip.mp4``
+    scans the clip. ``./scan`` is always the folder.
     """
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
@@ -56,10 +59,9 @@ class _DefaultToStack(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         first = args[0] if args else None
-        is_input = first in self.commands and os.path.exists(first) and all(
-            a.startswith("-") for a in args[1:]
-        )  # fmt: skip
-        if first is None or is_input or (first not in self.commands and first != "--version"):
+        if first is None or first == "--version":
+            args = args if first else ["stack"]
+        elif first not in self.commands or (os.path.exists(first) and _input_only(args[1:])):
             args = ["stack", *args]
         return super().parse_args(ctx, args)
 
@@ -68,6 +70,14 @@ class _DefaultToStack(TyperGroup):
 _CLICK_ERROR: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
 )
+
+
+def _input_only(rest: list[str]) -> bool:
+    """True when nothing after a first word could be a command's input or its help."""
+    if "--help" in rest:
+        return False
+    return not any(not word.startswith("-") and (os.path.exists(word) or expand_glob(word))
+                   for word in rest)  # fmt: skip
 
 
 def _one_line(exc: Any) -> str:
@@ -138,11 +148,11 @@ window is half-open: start <= frame < end, like Python slicing and ffmpeg's -to.
 
 \b
 Examples:
-  vid2trail iss.mp4 --start 120 --end 900            star trails of frames 120-899
-  vid2trail night/ -m mean --dark darks/ -o sky.tif  a quiet sky from photos, dark-subtracted
-  vid2trail clip.mp4 --start auto --reject auto      the night alone, flashes dropped
+  vid2trail iss.mp4 --start 120 --end 900        trails of frames 120-899
+  vid2trail night/ -m mean --dark darks/         a quiet sky from photos
+  vid2trail clip.mp4 --start auto --reject auto  the night, flashes dropped
   vid2trail clip.mp4 --video trails.mp4 --trail comet
-  vid2trail clip.mp4 --preview                       a quick small look
+  vid2trail clip.mp4 --preview                   a quick small look
 
 See also: vid2trail info INPUT (streams, rotation, frame rate, frame count, bit depth, colour,
 HDR); vid2trail scan INPUT (plot the brightness of every frame, choose the night, find the
@@ -252,7 +262,7 @@ Examples:
 def scan_command(
     input_path: o.InputArg,
     output: o.ScanOutputOpt = None,
-    json_out: o.JsonOpt = False,
+    json_out: o.ScanJsonOpt = False,
     reject_above: o.ScanRejectOpt = o.DEFAULT_REJECT_K,
     scan_width: o.ScanWidthOpt = o.DEFAULT_SCAN_WIDTH,
     stream: o.StreamOpt = None,

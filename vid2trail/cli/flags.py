@@ -1,9 +1,5 @@
-"""How the ``stack`` command's flags become a :class:`~vid2trail.job.StackJob`.
-
-The job checks its own values (:meth:`~vid2trail.job.StackJob.validate`); what is checked here is
-only what exists on the command line alone: flags that exclude each other, and video settings given
-without ``--video``.
-"""
+"""How the ``stack`` command's flags become a :class:`~vid2trail.job.StackJob`: a table of the
+flags that are fields as they are, and the few that the command line spells its own way."""
 
 from __future__ import annotations
 
@@ -12,12 +8,11 @@ from typing import Any
 
 from ..encoding import VideoOptions
 from ..errors import UsageError, option
-from ..job import StackJob, TrailVideoJob, check_workers, parse_reject
+from ..job import StackJob, TrailVideoJob, parse_reject
 from ..median import parse_size
-from ..orchestrator import window_of
 from ..outputs import default_still
-from ..parallel import default_threads
-from ..select import Window
+from ..parallel import default_workers
+from ..select import Window, window_of
 
 #: The trail-video flags, by their name in :class:`~vid2trail.job.TrailVideoJob` (``step``) or
 #: :class:`~vid2trail.encode.VideoOptions` (the rest but ``trail``, ``trail_frames``, ``decay``).
@@ -27,41 +22,48 @@ _ENCODING_FLAGS = {"video_fps": "fps", "video_width": "width", "codec": "codec",
                    "preset": "preset"}  # fmt: skip
 
 
+#: Flags that are a job's field as they are, by the field's name.
+_AS_IS = ("mode", "step", "kappa", "iterations", "buffers", "dark", "backend", "stream", "hdr",
+          "hwaccel", "normalize", "gain", "bit_depth", "quality", "sidecar", "argmax",
+          "overwrite", "preview")  # fmt: skip
+
+
 def job_from_flags(flags: Mapping[str, Any]) -> StackJob:
     """The job the ``stack`` command's flags describe (by parameter name: ``input_path``,
-    ``start``, ``video_fps``, ...), checked for what only the command line can get wrong.
+    ``start``, ``video_fps``, ...; a flag left out keeps the job's default). What is checked
+    here exists on the command line alone: words where the job takes values (``--reject``,
+    ``--hot-pixels``, ``--memory``), flags that exclude each other, and video settings given
+    without ``--video``. The job checks the values themselves
+    (:meth:`~vid2trail.job.StackJob.validate`).
 
     Examples
     --------
-    >>> job = job_from_flags({"input_path": "iss.mp4", "mode": "max", "start": "120"})
-    >>> job.windows[0].start.frame, job.still
-    (120, 'iss-max.png')
+    >>> job = job_from_flags({"input_path": "iss.mp4", "start": "120"})
+    >>> job.windows[0].start.frame, job.still, job.mode
+    (120, 'iss-max.png', 'max')
     """
-    get = flags.get
-    memory = parse_size(get("memory", "2GB"))
-    if get("hot_pixels", "off") not in ("off", "auto"):
-        raise UsageError(f"{option('hot_pixels')} {get('hot_pixels')!r}: use auto or off")
-    workers = get("workers")
-    reject = get("reject", "none")
+    fields: dict[str, Any] = {k: flags[k] for k in _AS_IS if flags.get(k) is not None}
+    if flags.get("memory") is not None:
+        fields["memory"] = parse_size(flags["memory"])
+    hot = flags.get("hot_pixels") or "off"
+    if hot not in ("off", "auto"):
+        raise UsageError(f"{option('hot_pixels')} {hot!r}: use auto or off")
+    reject = flags.get("reject") or "none"
     if reject not in ("auto", "none"):
         raise UsageError(f"{option('reject')} {reject!r}: use auto or none (or "
                          f"{option('reject_above')} K)")  # fmt: skip
-    reject_above = get("reject_above")
-    mode = get("mode", "max")
+    above = flags.get("reject_above")
+    workers = flags.get("workers")
+    source = flags["input_path"]
+    mode = fields.get("mode", "max")
     return StackJob(
-        get("input_path"), mode, windows=_windows(flags), step=get("step"),
-        kappa=get("kappa", 3.0), iterations=get("iterations"), buffers=get("buffers", 4),
-        memory=memory, reject=parse_reject(reject_above if reject_above is not None else reject),
-        exclude=tuple(get("exclude") or ()), dark=get("dark"),
-        hot_pixels=get("hot_pixels") == "auto", backend=get("backend", "auto"),
-        stream=get("stream"), hdr=get("hdr", "tonemap"), hwaccel=get("hwaccel", "none"),
-        preview=bool(get("preview")), workers=check_workers(workers),
-        threads=workers if workers is not None else default_threads(),
-        normalize=get("normalize"), gain=get("gain", 1.0), bit_depth=get("bit_depth"),
-        quality=get("quality", 95),
-        still=get("output") or default_still(get("input_path"), mode, bool(get("preview"))),
-        window_names=bool(get("window")), sidecar=bool(get("sidecar")), argmax=get("argmax"),
-        video=_video(flags), overwrite=bool(get("overwrite")),
+        source, windows=_windows(flags), reject=parse_reject(reject if above is None else above),
+        exclude=tuple(flags.get("exclude") or ()), hot_pixels=hot == "auto",
+        # The command's default is processes for a video (the library's is 1: it cannot know
+        # that its caller guards its main module, as spawning needs).
+        workers=default_workers() if workers is None else workers, threads=workers,
+        still=flags.get("output") or default_still(source, mode, bool(fields.get("preview"))),
+        window_names=bool(flags.get("window")), video=_video(flags), **fields,
     )  # fmt: skip
 
 
@@ -91,11 +93,6 @@ def _video(flags: Mapping[str, Any]) -> TrailVideoJob | None:
         return None
     if flags.get("codec") is not None and str(path).lower().endswith((".gif", ".webp")):
         raise UsageError(f"{option('codec')} applies to .mp4, .mov and .mkv videos, not {path}")
-    if flags.get("window") and len(flags["window"]) > 1:
-        raise UsageError(
-            f"{option('video')} takes one window: use {option('start')}/{option('end')} or a "
-            f"single {option('window')}"
-        )
     encoding = VideoOptions(
         **{field: flags[k] for k, field in _ENCODING_FLAGS.items() if flags.get(k) is not None}
     )

@@ -80,7 +80,7 @@ StreamOpt = Annotated[
     typer.Option(
         parser=whole,
         metavar="N",
-        help="Video stream to read, counting video streams from 0 (see vid2trail info).",
+        help="Video stream, counting video streams from 0 (vid2trail info lists them).",
         show_default="the file's default video stream",
         rich_help_panel=INPUT,
     ),
@@ -100,9 +100,7 @@ OverwriteOpt = Annotated[
         "--overwrite", "-y", help="Replace an existing output file.", rich_help_panel=OUTPUTS
     ),  # fmt: skip
 ]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=OUTPUTS)
-]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 # -- input and selection --------------------------------------------------------------------------
 
@@ -370,6 +368,9 @@ PreviewOpt = Annotated[
 # -- info and scan --------------------------------------------------------------------------------
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ScanJsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the per-frame table and the decisions as JSON.")
+]
 ScanOutputOpt = Annotated[
     str | None,
     typer.Option(

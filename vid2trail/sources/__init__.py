@@ -13,7 +13,7 @@ import os
 import re
 
 from ..errors import SourceError, SourceNotFoundError, UsageError, option
-from .base import IMAGE_EXTENSIONS, Source, SourceBase, expand_glob
+from .base import HDR_MODES, HWACCEL_MODES, IMAGE_EXTENSIONS, Source, SourceBase, expand_glob
 
 #: Video decoders; the first is the default. ``ffmpeg`` names the same decoder (FFmpeg's
 #: libraries, in-process through PyAV), as it did when frames came from an ffmpeg process.
@@ -156,23 +156,45 @@ def open_source(
     """
     text = os.fspath(path)
     check_local_path(text)
-    if stream is not None and stream < 0:
-        raise UsageError(f"{option('stream')} {stream}: video streams count from 0")
+    check_decoding(backend, stream, hdr, hwaccel)
     if is_image_collection(text):
         from .images import ImageFolderSource
 
         return ImageFolderSource(text, PREVIEW_SIDE if preview else None, threads=threads)
     retired = RETIRED_BACKENDS.get(backend)
-    if backend not in ("auto", *VIDEO_BACKENDS) and retired is None:
-        raise UsageError(
-            f"unknown {option('backend')} {backend!r}: choose one of auto, "
-            f"{', '.join(VIDEO_BACKENDS)}"
-        )
     from .pyav import PyAVSource
 
     notes = (retired,) if retired is not None else ()
     video = PyAVSource(text, stream=stream, hdr=hdr, hwaccel=hwaccel, notes=notes)
     return video.downscaled_to_fit(PREVIEW_SIDE) if preview else video
+
+
+def check_decoding(
+    backend: str = "auto", stream: int | None = None, hdr: str = "tonemap", hwaccel: str = "none"
+) -> None:
+    """Refuse decoding options that no input could use, before anything is opened.
+
+    Examples
+    --------
+    >>> check_decoding("pyav", 0, "keep", "auto")
+    >>> check_decoding(hdr="loud")
+    Traceback (most recent call last):
+    ...
+    vid2trail.errors.UsageError: hdr 'loud': choose one of tonemap, keep
+    """
+    if stream is not None and (isinstance(stream, bool) or stream < 0):
+        raise UsageError(f"{option('stream')} {stream}: video streams count from 0")
+    if backend not in ("auto", *VIDEO_BACKENDS) and backend not in RETIRED_BACKENDS:
+        raise UsageError(
+            f"unknown {option('backend')} {backend!r}: choose one of auto, "
+            f"{', '.join(VIDEO_BACKENDS)}"
+        )
+    if hdr not in HDR_MODES:
+        raise UsageError(f"{option('hdr')} {hdr!r}: choose one of {', '.join(HDR_MODES)}")
+    if hwaccel not in HWACCEL_MODES:
+        raise UsageError(
+            f"{option('hwaccel')} {hwaccel!r}: choose one of {', '.join(HWACCEL_MODES)}"
+        )
 
 
 def frame_times(source: SourceBase) -> list[float] | None:

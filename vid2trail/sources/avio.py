@@ -62,6 +62,11 @@ def check_regular_file(path: str) -> None:
         raise DecodeError(f"{path} is empty (0 bytes): the copy may have failed; copy it again")
 
 
+def url_name(url: str) -> str:
+    """The file an ``av.open`` URL names, for messages (``file:a.mp4`` -> ``a.mp4``)."""
+    return url[5:] if url.startswith("file:") else url
+
+
 def open_accelerated(
     av: Any, url: str, hwaccel: str, notes: list[str] | None = None
 ) -> tuple[Any, str]:
@@ -79,6 +84,8 @@ def open_accelerated(
             return av.open(url, hwaccel=accel, **kwargs), hwaccel
         except av.error.FFmpegError as exc:
             reason = f"no NVIDIA GPU or driver could be opened ({exc.strerror or exc})"
+        except RuntimeError:  # PyAV's words when no stream has an NVDEC decoder
+            reason = f"{url_name(url)}: NVDEC cannot decode this video's codec"
     else:
         reason = "this PyAV's FFmpeg has no CUDA support"
     if hwaccel == "cuda":

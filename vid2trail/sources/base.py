@@ -20,6 +20,10 @@ from typing import ClassVar, Protocol, runtime_checkable
 from ..errors import UsageError
 from ..frames import Frame, SourceInfo
 
+#: ``hdr`` choices: tone-map HDR to SDR BT.709, or keep its light as float linear light.
+HDR_MODES = ("tonemap", "keep")
+#: ``hwaccel`` choices: software, the GPU where there is one, the GPU or an error.
+HWACCEL_MODES = ("none", "auto", "cuda")
 #: File extensions read as still images rather than video.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
 

@@ -31,17 +31,13 @@ import numpy as np
 from ..errors import DecodeError, DecodeWarning, UsageError, option
 from ..frames import Frame, SourceInfo
 from .avio import check_regular_file, decode, import_av, local_url, open_accelerated, tag_seconds
-from .base import SourceBase
+from .base import HDR_MODES, HWACCEL_MODES, SourceBase
 from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
 from .listing import Listing, exact_info, read_listing
 from .media import MediaInfo, StreamInfo, bits_per_sample, read_media, with_frame_facts
 from .readahead import STOPPED_AT_END, queue_size, read_ahead
 
-#: ``--hdr`` choices: tone-map HDR to SDR BT.709, or keep its light as float linear light.
-HDR_MODES = ("tonemap", "keep")
-#: ``--hwaccel`` choices.
-HWACCEL_MODES = ("none", "auto", "cuda")
 #: libavformat's names of containers without an index, where a seek may land past its target.
 UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
 #: How many keyframes earlier a seek that overshot its target retries, before decoding from 0.
