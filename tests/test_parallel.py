@@ -16,11 +16,13 @@ from typer.testing import CliRunner
 import vid2trail.parallel
 import vid2trail.pipeline
 import vid2trail.plan
+import vid2trail.segments
 from vid2trail import stack
 from vid2trail.cli import app
 from vid2trail.color import decode_lut, srgb_to_linear
-from vid2trail.parallel import default_workers, split_range
+from vid2trail.parallel import default_workers
 from vid2trail.reducers import MeanReducer
+from vid2trail.segments import split_range
 from vid2trail.select import FrameRange, Window
 from vid2trail.sources import open_source
 
@@ -52,7 +54,7 @@ def test_segments_cover_the_range_once_in_phase(
 @pytest.fixture()
 def small_segments(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Let 40-frame clips split (real runs need 60 frames per process); count the processes."""
-    monkeypatch.setattr(vid2trail.parallel, "MIN_SEGMENT_FRAMES", 5)
+    monkeypatch.setattr(vid2trail.segments, "MIN_SEGMENT_FRAMES", 5)
     started: list[int] = []
     real = vid2trail.pipeline.reduce_segments
 

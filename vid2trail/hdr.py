@@ -8,7 +8,12 @@ from the chromaticities, and the SDR signal is BT.1886-encoded display light.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .sources.media import StreamInfo
 
 from .errors import option
 
@@ -158,15 +163,15 @@ class HdrToSdr:
         self.label = label or {"smpte2084": "PQ (HDR10)", "arib-std-b67": "HLG"}.get(transfer, "")
 
     @classmethod
-    def for_stream(cls, stream: object, *, keep: bool, deep: bool = True) -> HdrToSdr:
+    def for_stream(cls, stream: StreamInfo, *, keep: bool, deep: bool = True) -> HdrToSdr:
         """The step for a :class:`~vid2trail.sources.media.StreamInfo` of an HDR stream; ``deep``:
         the source has more than 8 bits, so tone-mapped frames are 16-bit."""
         return cls(
-            str(getattr(stream, "color_transfer", "")),
+            stream.color_transfer,
             keep=keep,
-            peak_nits=getattr(stream, "peak_nits", None),
+            peak_nits=stream.peak_nits,
             dtype=np.uint16 if deep else np.uint8,
-            label=str(getattr(stream, "hdr", "")),
+            label=stream.hdr,
         )
 
     def note(self) -> str:

@@ -112,6 +112,8 @@ class StackJob:
     preview: bool = False
     workers: int | None = None
     threads: int | None = None
+    #: A Dask scheduler's address (``tcp://host:8786``): one window runs on its workers.
+    scheduler: str | None = None
     # -- rendering and outputs
     normalize: str | None = None
     gain: float = 1.0

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -144,9 +144,9 @@ def run(
         plan = check_outputs(job, selection.ranges, source.known_info(), inputs)
         keep = build_filter(source, selection.plan(), reject_k=job.reject, exclude=job.exclude)
         calibration = make_calibration(job.dark, job.hot_pixels, job.memory)
-        with listener.stage("Stacking") as progress:
+        with listener.stage("Stacking") as progress, _cluster(job, listener) as client:
             reducers, video = _stack(job, source, selection, plan, progress, keep, calibration,
-                                     workers)  # fmt: skip
+                                     workers, client)  # fmt: skip
         info = source.known_info()
     for line in keep.report() if keep is not None else []:
         listener.message(line)
@@ -174,6 +174,38 @@ def _cannot_apply(job: StackJob, source: SourceBase, selection: Selection) -> li
         notes += [f"{option(name)} applies to video; {job.input} is images: ignored"
                   for name, given in video_only.items() if given]  # fmt: skip
     return notes + window_notes(selection.windows, selection.ranges, source)
+
+
+@contextmanager
+def _cluster(job: StackJob, listener: Listener) -> Iterator[Any]:
+    """The Dask client the job's one window runs on, or None: no scheduler, or a job the cluster
+    cannot split (said in a note)."""
+    if job.scheduler is None:
+        yield None
+        return
+    from .cluster import check_readable, connect
+
+    here = _runs_here(job)
+    if here:
+        listener.message(f"Note: {option('scheduler')}: {here}: stacking here")
+        yield None
+        return
+    with connect(job.scheduler) as client:
+        check_readable(client, job.input)
+        yield client
+
+
+def _runs_here(job: StackJob) -> str:
+    """Why a job cannot run on a cluster, or ''."""
+    if job.mode == "median":
+        return "a median's partial states are its frames"
+    if job.reject is not None or job.exclude:
+        return f"{option('reject')} and {option('exclude')} judge frames in order"
+    if job.video is not None:
+        return "a trail video follows the frames in order"
+    if len(job.windows) > 1:
+        return f"several {option('window')} values share one decoding pass"
+    return ""
 
 
 def _inputs(job: StackJob, source: SourceBase) -> tuple[str, ...]:
@@ -210,12 +242,14 @@ def _stack(
     keep: FrameFilter | None,
     calibration: Calibration | None,
     workers: int,
+    client: Any = None,
 ) -> tuple[list[Reducer], Path | None]:
     """Decode once through the reducers, and the trail video when the job asks for one."""
     params = job.reducer_params()
     if job.video is None:
         reducers = run_reducers(source, selection.ranges, job.mode, progress, keep, params=params,
-                                calibration=calibration, workers=workers)  # fmt: skip
+                                calibration=calibration, workers=workers,
+                                cluster=client)  # fmt: skip
         return reducers, None
     from .video import trail_video
 
@@ -259,6 +293,7 @@ def stack(
     workers: int | None = None,
     preview: bool = False,
     hwaccel: str = "none",
+    scheduler: str | None = None,
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -320,6 +355,9 @@ def stack(
         the longer side, scaled inside the decoder.
     hwaccel : {"none", "auto", "cuda"}
         Decode on an NVIDIA GPU (NVDEC); ``auto`` falls back to software decoding.
+    scheduler : str, optional
+        A Dask scheduler's address: the window is cut into segments reduced on its workers and
+        combined there (:mod:`vid2trail.segments`); needs ``vid2trail[dask]``.
 
     Returns
     -------
@@ -339,7 +377,7 @@ def stack(
         reject=parse_reject(reject), exclude=(exclude,) if isinstance(exclude, str) else
         tuple(exclude), dark=dark, hot_pixels=hot_pixels, backend=backend, stream=stream,
         hdr=hdr, hwaccel=hwaccel, preview=preview, workers=workers, normalize=normalize,
-        gain=gain, threads=workers,
+        gain=gain, threads=workers, scheduler=scheduler,
     )  # fmt: skip
     result = run(job, Silent(progress))
     out = result.info.dtype if dtype is None else dtype

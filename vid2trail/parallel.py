@@ -21,15 +21,12 @@ from typing import TYPE_CHECKING, Any
 from .errors import DecodeError, option
 from .frames import SourceInfo
 from .reducers import MaxReducer, MeanReducer, MinReducer, Reducer, SumReducer, make_reducer
+from .segments import combine_in_order, reduce_segment
 from .select import FrameRange
 
 if TYPE_CHECKING:
     from .sources import SourceBase
 
-#: Below this many frames per segment, starting processes costs more than it saves.
-MIN_SEGMENT_FRAMES = 60
-#: Frames a worker reduces between two progress messages.
-_REPORT_EVERY = 8
 _POLL_S = 0.2
 
 
@@ -59,32 +56,6 @@ def default_threads(cpu_count: int | None = None) -> int:
     return max(1, min(8, cpu_count if cpu_count is not None else (os.cpu_count() or 1)))
 
 
-def split_range(
-    frame_range: FrameRange, total: int, parts: int, min_frames: int | None = None
-) -> list[FrameRange]:
-    """Cut a range of ``total`` selected frames into at most ``parts`` contiguous segments.
-
-    Each segment starts on a selected frame, so the step keeps its phase; the last one keeps the
-    range's own end (None: to the end of the video), so an estimated ``total`` that is short
-    loses no frame. Segments are at least ``min_frames`` long (default
-    :data:`MIN_SEGMENT_FRAMES`).
-
-    Examples
-    --------
-    >>> split_range(FrameRange(10, 500, 2), 245, 2)
-    [FrameRange(start=10, end=254, step=2), FrameRange(start=254, end=500, step=2)]
-    >>> split_range(FrameRange(0, 50), 50, 4)
-    [FrameRange(start=0, end=50, step=1)]
-    """
-    shortest = MIN_SEGMENT_FRAMES if min_frames is None else max(1, min_frames)
-    parts = max(1, min(parts, total // shortest))
-    if parts == 1:
-        return [frame_range]
-    bounds = [frame_range.start + (total * i // parts) * frame_range.step for i in range(parts)]
-    ends: list[int | None] = [*bounds[1:], frame_range.end]
-    return [FrameRange(a, b, frame_range.step) for a, b in zip(bounds, ends, strict=True)]
-
-
 def parallel_safe(reducer: Reducer) -> bool:
     """True for the reducers whose split runs combine exactly: single-pass max, min, mean, sum.
 
@@ -98,25 +69,25 @@ def parallel_safe(reducer: Reducer) -> bool:
 
 
 def _work(
-    source: Any, segment: FrameRange, mode: str, params: dict[str, Any], part: int, inbox: Any
+    source: Any,
+    segment: FrameRange,
+    mode: str,
+    params: dict[str, Any],
+    part: int,
+    inbox: Any,
+    calibration: Any = None,
 ) -> None:
-    """Worker process: reduce one segment, report progress, send the partial reducer back."""
+    """Worker process: the segment task of :mod:`vid2trail.segments`, its progress and its
+    partial reducer sent back through ``inbox``."""
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(143)
 
     # terminate() from the parent must still run the source's cleanup (it stops ffmpeg).
     signal.signal(signal.SIGTERM, stop)
-    reducer = make_reducer(mode, **params)
-    pending = 0
     try:
-        for frame in source.frames(segment.start, segment.end, segment.step):
-            reducer.update(frame.pixels)
-            pending += 1
-            if pending == _REPORT_EVERY:
-                inbox.put(("frames", part, pending))
-                pending = 0
-        inbox.put(("frames", part, pending))
+        reducer = reduce_segment(source, segment, mode, params, calibration, index=part,
+                                 report=lambda n: inbox.put(("frames", part, n)))  # fmt: skip
         inbox.put(("done", part, reducer))
     except KeyboardInterrupt:
         sys.exit(130)
@@ -139,7 +110,7 @@ def reduce_segments(
     source : Source
         A picklable source that seeks exactly (``source.exact_seek``).
     segments : list of FrameRange
-        From :func:`split_range`.
+        From :func:`vid2trail.segments.split_range`.
     mode : str
         Reducer name.
     progress : callable, optional
@@ -158,6 +129,7 @@ def reduce_segments(
     --------
     >>> from vid2trail.sources import open_source
     >>> src = open_source("long.mp4")  # doctest: +SKIP
+    >>> from vid2trail.segments import split_range
     >>> r = reduce_segments(src, split_range(FrameRange(0, 3000), 3000, 8), "max")  # doctest: +SKIP
     """
     import multiprocessing
@@ -194,10 +166,7 @@ def reduce_segments(
         for worker in workers:
             worker.join()
         inbox.close()
-    combined = results[0]
-    for part in range(1, len(workers)):
-        combined.combine(results[part])
-    return combined
+    return combine_in_order([results[part] for part in range(len(workers))])
 
 
 def reduce_in_threads(
@@ -216,6 +185,7 @@ def reduce_in_threads(
     --------
     >>> from vid2trail.sources import open_source
     >>> src = open_source("night/")  # doctest: +SKIP
+    >>> from vid2trail.segments import split_range
     >>> parts = split_range(FrameRange(0, 400), 400, 4, min_frames=8)
     >>> r = reduce_in_threads(src, parts, "mean")  # doctest: +SKIP
     """
@@ -246,10 +216,7 @@ def reduce_in_threads(
         except BaseException:
             stop.set()
             raise
-    combined = partial[0]
-    for other in partial[1:]:
-        combined.combine(other)
-    return combined
+    return combine_in_order(partial)
 
 
 def _check_alive(workers: list[Any], results: dict[int, Reducer]) -> None:

@@ -16,15 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import EmptySelectionError, SelectionPastEndError, option
 from .frames import Frame
-from .parallel import (
-    can_split,
-    parallel_safe,
-    reduce_in_threads,
-    reduce_segments,
-    split_range,
-)
+from .parallel import can_split, parallel_safe, reduce_in_threads, reduce_segments
 from .plan import decode_plan, expected_frames
 from .reducers import Reducer, make_reducer
+from .segments import split_range
 from .select import FrameRange, past_end_error
 from .sources import SourceBase
 
@@ -64,6 +59,7 @@ def run_reducers(
     calibration: Calibration | None = None,
     workers: int = 1,
     sinks: Sequence[FrameSink] = (),
+    cluster: Any = None,
 ) -> list[Reducer]:
     """Decode once (once per pass for the multi-pass modes) and feed every window's reducer.
 
@@ -97,6 +93,9 @@ def run_reducers(
         Processes for one window of a video (see :mod:`vid2trail.parallel`); 1 runs everything
         in this process. Only single-pass modes that combine exactly (max, min, mean, sum)
         without ``keep`` or ``calibration`` split; the others run here whatever ``workers`` says.
+    cluster : distributed.Client, optional
+        Run one window on this Dask cluster (:mod:`vid2trail.segments`): every mode but the
+        median, with calibration, and without ``keep`` or ``sinks``; anything else runs here.
     sinks : sequence of callable
         ``sink(frame)`` for every frame the reducers took in the first pass, right after they
         took it (the trail video): kept frames only, with calibration applied. The frame's buffer
@@ -125,6 +124,9 @@ def run_reducers(
     passes = max(r.passes for r in reducers)
     pairs = list(zip(ranges, reducers, strict=True))
     splittable = len(pairs) == 1 and not sinks and isinstance(names[0], str)
+    if cluster is not None and splittable and keep is None and cluster_safe(reducers[0]):
+        return [_run_on_cluster(cluster, source, plan, names[0], dict(params or {}), calibration,
+                                progress, total, ranges[0])]  # fmt: skip
     if splittable and keep is None and calibration is None and parallel_safe(reducers[0]):
         split = _run_split(source, plan, names[0], dict(params or {}), workers, progress, total)
         if split is not None:
@@ -161,6 +163,43 @@ def run_reducers(
             reducer.close()
         raise
     return reducers
+
+
+def cluster_safe(reducer: Reducer) -> bool:
+    """True for the reducers a cluster can split: every mode but the median, whose partial
+    states are its frames.
+
+    Examples
+    --------
+    >>> cluster_safe(make_reducer("sigma")), cluster_safe(make_reducer("median"))
+    (True, False)
+    """
+    return reducer.name != "median"
+
+
+def _run_on_cluster(
+    client: Any,
+    source: SourceBase,
+    plan: FrameRange,
+    mode: str,
+    params: dict[str, Any],
+    calibration: Calibration | None,
+    progress: ProgressCallback | None,
+    total: int | None,
+    frame_range: FrameRange,
+) -> Reducer:
+    """One window on the cluster: the calibration's survey here first, then the segments."""
+    from .segments import stack_on_cluster
+
+    if total is None or not source.known_info().frame_count_exact:
+        total = expected_frames(plan, source.exact_info(), source) or 0
+    if calibration is not None:
+        calibration.prepare(source, plan, total)
+    reducer = stack_on_cluster(client, source, plan, total, mode, params,
+                               calibration=calibration, progress=progress)  # fmt: skip
+    if reducer.count == 0:
+        raise _past_end(source, frame_range)
+    return reducer
 
 
 def _run_split(

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from ..choose import DEFAULT_REJECT_K
 from ..info import describe, format_report
 from ..job import StackJob, parse_reject
 from ..orchestrator import run as run_job
@@ -26,6 +27,7 @@ from ..sources import expand_glob
 from ..sources.images import list_images
 from ..version import __version__
 from . import options as o
+from . import scan_options as so
 from . import video_options as v
 from .flags import job_from_flags
 from .terminal import Terminal, echo, progress_bar, reports_errors, sigterm_cleans_up
@@ -204,6 +206,7 @@ def stack_command(
     sidecar: o.SidecarOpt = False,
     argmax: o.ArgmaxOpt = None,
     workers: o.WorkersOpt = None,
+    scheduler: o.SchedulerOpt = None,
     preview: o.PreviewOpt = False,
     overwrite: o.OverwriteOpt = False,
     quiet: o.QuietOpt = False,
@@ -237,7 +240,7 @@ Examples:
 @reports_errors
 def info_command(
     input_path: o.InputArg,
-    as_json: o.JsonOpt = False,
+    as_json: so.JsonOpt = False,
     stream: o.StreamOpt = None,
 ) -> None:
     """Show what INPUT holds: container, streams, size and rotation, frame rate, exact frame
@@ -261,12 +264,12 @@ Examples:
 @reports_errors
 def scan_command(
     input_path: o.InputArg,
-    output: o.ScanOutputOpt = None,
-    json_out: o.ScanJsonOpt = False,
-    reject_above: o.ScanRejectOpt = o.DEFAULT_REJECT_K,
-    scan_width: o.ScanWidthOpt = o.DEFAULT_SCAN_WIDTH,
+    output: so.ScanOutputOpt = None,
+    json_out: so.ScanJsonOpt = False,
+    reject_above: so.ScanRejectOpt = DEFAULT_REJECT_K,
+    scan_width: so.ScanWidthOpt = so.DEFAULT_SCAN_WIDTH,
     stream: o.StreamOpt = None,
-    size: o.SizeOpt = o.DEFAULT_PICTURE,
+    size: so.SizeOpt = so.DEFAULT_PICTURE,
     backend: o.BackendOpt = "auto",
     overwrite: o.OverwriteOpt = False,
     quiet: o.QuietOpt = False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..cluster import scheduler_address
 from ..encoding import VideoOptions
 from ..errors import UsageError, option
 from ..job import StackJob, TrailVideoJob, parse_reject
@@ -63,7 +64,8 @@ def job_from_flags(flags: Mapping[str, Any]) -> StackJob:
         # that its caller guards its main module, as spawning needs).
         workers=default_workers() if workers is None else workers, threads=workers,
         still=flags.get("output") or default_still(source, mode, bool(fields.get("preview"))),
-        window_names=bool(flags.get("window")), video=_video(flags), **fields,
+        window_names=bool(flags.get("window")), video=_video(flags),
+        scheduler=scheduler_address(flags.get("scheduler")), **fields,
     )  # fmt: skip
 
 

@@ -17,8 +17,6 @@ from ..color import DEFAULT_NORMALIZE
 from ..parallel import default_threads, default_workers
 from ..plan import PREVIEW_FRAMES, PREVIEW_MIN_KEYFRAMES
 from ..reducers import REDUCERS
-from ..scan import SCAN_WIDTH
-from ..scanplot import DEFAULT_SIZE
 from ..sources import PREVIEW_SIDE
 
 #: The help panels, in the order ``--help`` shows them.
@@ -352,6 +350,17 @@ WorkersOpt = Annotated[
         rich_help_panel=PERFORMANCE,
     ),
 ]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run one window on a Dask cluster (pip install 'vid2trail[dask]'): the scheduler's "
+        "address, e.g. tcp://10.0.0.5:8786; also read from DASK_SCHEDULER_ADDRESS. The workers "
+        "read the input by its path: it must be on a filesystem they all mount.",
+        show_default=False,
+        rich_help_panel=PERFORMANCE,
+    ),
+]
 PreviewOpt = Annotated[
     bool,
     typer.Option(
@@ -364,37 +373,3 @@ PreviewOpt = Annotated[
         rich_help_panel=PERFORMANCE,
     ),
 ]
-
-# -- info and scan --------------------------------------------------------------------------------
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-ScanJsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print the per-frame table and the decisions as JSON.")
-]
-ScanOutputOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="PATH",
-        help="Picture to write: .png, .jpg, .svg or .pdf (with --json: none unless -o is given).",
-        show_default="<input-stem>-scan.png",
-    ),
-]
-ScanRejectOpt = Annotated[
-    float,
-    typer.Option(
-        "--reject-above",
-        parser=number,
-        metavar="K",
-        help="Mark frames brighter than the running median + K x MAD as flashes.",
-    ),
-]
-ScanWidthOpt = Annotated[
-    int,
-    typer.Option(parser=whole, metavar="PX", help="Width the frames are measured at (16 to 4096)."),
-]
-SizeOpt = Annotated[str, typer.Option(metavar="WxH", help="Picture size in pixels.")]
-#: The picture size ``scan`` draws by default.
-DEFAULT_PICTURE = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
-DEFAULT_SCAN_WIDTH = SCAN_WIDTH
