@@ -12,10 +12,11 @@ Side by side in one run, interleaved, medians of ``--reps``:
 - ``vid2trail`` over ``--clips`` short clips one after another, against ``vid2trail batch``
   (local processes) over the same clips, where the batch command exists.
 
-It also measures the cluster's costs per segment: an empty task's round trip (scheduling), and
-sending a partial reducer's state between workers (a 1080p mean's float64 sum, 50 MB), and
-projects the time of one clip on 8, 32 and 128 workers from those costs and the decode rate one
-worker reaches: ``T(n) = frames / (n * rate) + segments * task + log2(n) * transfer``.
+It also measures the cluster's costs: an empty task's round trip, a segment's start (open, seek,
+one frame), one worker thread's rate, and sending a partial reducer's state between workers (a
+1080p mean's float64 sum, 50 MB); and projects one clip's time on 8, 32 and 128 worker threads
+from them: each thread does two segments, the tree combine takes log2(segments) steps, so
+``T(n) = 2 * segment + frames / (n * rate) + log2(2n) * (transfer + task)``.
 """
 
 from __future__ import annotations
@@ -50,24 +51,45 @@ def side_by_side(runs: dict[str, list[str]], reps: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def cluster_costs(address: str) -> tuple[float, float]:
-    """Seconds of an empty task's round trip, and of moving a 50 MB state between workers."""
+def cluster_costs(address: str, clip: Path, frames: int) -> dict[str, float]:
+    """The cluster's costs, each a median of 3: an empty task's round trip; a segment's start
+    (open, seek, one frame); one worker's decode-and-stack rate on one thread (frames/s); moving
+    a 50 MB partial state (a 1080p mean's float64 sum) from one worker to another."""
     import numpy as np
     from distributed import Client
 
-    with Client(address) as client:
+    from vid2trail.segments import reduce_segment
+    from vid2trail.select import FrameRange
+    from vid2trail.sources import open_source
+
+    def median_of(run: object) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            run()  # type: ignore[operator]
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    with Client(address) as client, open_source(str(clip)) as source:
+        source.frame_times()  # the listing travels with the source, as in a stack
         workers = list(client.scheduler_info()["workers"])
-        client.submit(int, 0, pure=False).result()  # warm
-        start = time.perf_counter()
-        for _ in range(20):
-            client.submit(int, 0, pure=False).result()
-        task = (time.perf_counter() - start) / 20
+        client.submit(int, 0, pure=False).result()
+        costs = {"task": median_of(lambda: client.submit(int, 0, pure=False).result())}
+        middle = frames // 2
+        costs["segment"] = median_of(lambda: client.submit(
+            reduce_segment, source, FrameRange(middle, middle + 1), "max", {}, pure=False
+        ).result())  # fmt: skip
+        length = frames // 2
+        whole = median_of(lambda: client.submit(
+            reduce_segment, source, FrameRange(0, length), "max", {}, pure=False
+        ).result())  # fmt: skip
+        costs["rate"] = length / max(whole - costs["segment"], 1e-6)
         state = client.submit(np.zeros, (1080, 1920, 3), pure=False, workers=workers[:1])
         state.result()
-        start = time.perf_counter()
-        client.submit(np.sum, state, pure=False, workers=workers[-1:]).result()
-        transfer = time.perf_counter() - start
-    return task, transfer
+        costs["transfer"] = median_of(lambda: client.submit(
+            np.sum, state, pure=False, workers=workers[-1:]
+        ).result())  # fmt: skip
+    return costs
 
 
 def main() -> None:
@@ -110,7 +132,7 @@ def main() -> None:
                 *common, "-o", str(out / f"{mode}-c.png"), "--scheduler", address
             ]  # fmt: skip
         medians = side_by_side(runs, args.reps)
-        task, transfer = cluster_costs(address)
+        costs = cluster_costs(address, clip, args.frames)
     limit = medians["ffmpeg decode to rgb24"]
     print(f"{args.frames} frames of 1080p H.264 (dark sky), medians of {args.reps}:")
     for name, seconds in medians.items():
@@ -118,14 +140,16 @@ def main() -> None:
     for mode in ("max", "mean"):
         ratio = medians[f"{mode}: {args.workers}-worker cluster"] / medians[f"{mode}: one process"]
         print(f"  {mode}: cluster / one process = {ratio:.2f}")
-    print(f"  per segment: task round trip {task * 1000:.1f} ms, a 50 MB state moved "
-          f"{transfer * 1000:.0f} ms")  # fmt: skip
-    rate = args.frames / medians["max: one process"]  # one worker's frames per second
+    print(f"  costs: task round trip {costs['task'] * 1000:.0f} ms, segment start "
+          f"{costs['segment'] * 1000:.0f} ms, one worker thread {costs['rate']:.0f} frames/s, "
+          f"50 MB state moved {costs['transfer'] * 1000:.0f} ms")  # fmt: skip
+    # Each worker thread gets two segments; the tree combines in log2(segments) steps.
     for n in (8, 32, 128):
-        segments = 2 * n
-        seconds = args.frames / (n * rate) + segments * task + math.log2(n) * transfer
-        print(f"  projected, {n:3} workers: {seconds:6.2f} s for these frames "
-              f"({args.frames / seconds:,.0f} frames/s)")  # fmt: skip
+        for total in (args.frames, 100 * args.frames):
+            seconds = (2 * costs["segment"] + total / (n * costs["rate"])
+                       + math.log2(2 * n) * (costs["transfer"] + costs["task"]))  # fmt: skip
+            print(f"  projected, {n:3} worker threads, {total:6} frames: {seconds:7.2f} s "
+                  f"({total / seconds:7,.0f} frames/s)")  # fmt: skip
     batch_benchmark(args, vid, out)
 
 

@@ -231,3 +231,18 @@ def test_encoder_settings_a_palette_video_ignores_get_a_note(lossless_clip: Path
     result = invoke(lossless_clip, "-q", "--video", "v.gif", "--crf", "30", "--end", "3")
     assert result.exit_code == 0, result.output
     assert result.stderr == "Note: --crf applies to .mp4, .mov and .mkv videos; v.gif is not one\n"
+
+
+def test_a_scheduler_without_dask_installed_names_the_extra(
+    lossless_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    result = invoke(lossless_clip, "-q", "--scheduler", "tcp://127.0.0.1:8786")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: --scheduler runs on a Dask cluster, which needs Dask: pip install "
+        "'vid2trail[dask]'\n"
+    )
+    assert os.listdir(".") == []
