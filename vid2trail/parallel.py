@@ -6,8 +6,9 @@ the partial reducers merged in order. Max and min come out bit-identical to one 
 sum differ only by the order of float64 additions (about 1e-15 relative).
 
 Every segment starts on a selected frame (``start + i * step``), so ``--step`` keeps its phase.
-The workers are started with ``spawn`` (safe with threads, the same on every platform) and send
-their frame counts back through a queue, so the caller still sees one progress count.
+The workers are a ``concurrent.futures`` process pool started with ``spawn`` (safe with threads,
+the same on every platform); they send their frame counts back through a queue, so the caller
+still sees one progress count.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import sys
 from typing import TYPE_CHECKING, Any
 
 from .errors import DecodeError, option
@@ -68,31 +68,26 @@ def parallel_safe(reducer: Reducer) -> bool:
     return type(reducer) in (MaxReducer, MinReducer, MeanReducer, SumReducer)
 
 
-def _work(
-    source: Any,
-    segment: FrameRange,
-    mode: str,
-    params: dict[str, Any],
-    part: int,
-    inbox: Any,
-    calibration: Any = None,
-) -> None:
-    """Worker process: the segment task of :mod:`vid2trail.segments`, its progress and its
-    partial reducer sent back through ``inbox``."""
+#: The progress queue of this worker process (set when a pool starts it).
+_INBOX: Any = None
+
+
+def _start_worker(inbox: Any) -> None:
+    """A pool process's start: keep the progress queue, and let SIGTERM from the parent end the
+    task through the source's own clean-up (it stops the decoder)."""
+    global _INBOX
+    _INBOX = inbox
 
     def stop(signum: int, frame: object) -> None:
         raise SystemExit(143)
 
-    # terminate() from the parent must still run the source's cleanup (it stops ffmpeg).
     signal.signal(signal.SIGTERM, stop)
-    try:
-        reducer = reduce_segment(source, segment, mode, params, calibration, index=part,
-                                 report=lambda n: inbox.put(("frames", part, n)))  # fmt: skip
-        inbox.put(("done", part, reducer))
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except Exception as exc:  # the parent re-raises it
-        inbox.put(("error", part, exc))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _report(frames: int) -> None:
+    """In a pool process: frames done since the last report, to the parent."""
+    _INBOX.put(frames)
 
 
 def reduce_segments(
@@ -102,8 +97,11 @@ def reduce_segments(
     progress: Any = None,
     total: int | None = None,
     params: dict[str, Any] | None = None,
+    calibration: Any = None,
 ) -> Reducer:
-    """Reduce each segment in its own process and combine the results in order.
+    """Reduce each segment in a process of a standard ``concurrent.futures`` pool and combine
+    the results in order: the segment task and the combine of :mod:`vid2trail.segments`, which
+    the cluster runs too; only the executor differs.
 
     Parameters
     ----------
@@ -119,6 +117,8 @@ def reduce_segments(
         Expected frame count for ``progress``.
     params : dict, optional
         Reducer options for :func:`~vid2trail.reducers.make_reducer`.
+    calibration : Calibration, optional
+        Applied to every frame (prepared already).
 
     Returns
     -------
@@ -127,46 +127,63 @@ def reduce_segments(
 
     Examples
     --------
+    >>> from vid2trail.segments import split_range
     >>> from vid2trail.sources import open_source
     >>> src = open_source("long.mp4")  # doctest: +SKIP
-    >>> from vid2trail.segments import split_range
     >>> r = reduce_segments(src, split_range(FrameRange(0, 3000), 3000, 8), "max")  # doctest: +SKIP
     """
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")
     inbox = ctx.Queue()
-    workers = [
-        ctx.Process(target=_work, args=(source, seg, mode, params or {}, i, inbox), daemon=True)
-        for i, seg in enumerate(segments)
-    ]
-    results: dict[int, Reducer] = {}
+    pool = ProcessPoolExecutor(len(segments), mp_context=ctx, initializer=_start_worker,
+                               initargs=(inbox,))  # fmt: skip
     done = 0
     try:
-        for worker in workers:
-            worker.start()
-        while len(results) < len(workers):
+        futures = [pool.submit(reduce_segment, source, seg, mode, params or {}, calibration,
+                               None, 0, i, _report) for i, seg in enumerate(segments)]  # fmt: skip
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            done = _drain(inbox, done, progress, total)
+            for future in finished:
+                future.result()  # a worker's error is raised here, as it was raised there
+        partial = [future.result() for future in futures]
+        # The counts travel apart from the results: wait for the last of them (they are sent
+        # before each result, so they are on their way).
+        expected = sum(part.count for part in partial)
+        while done < expected:
             try:
-                kind, part, payload = inbox.get(timeout=_POLL_S)
+                done += inbox.get(timeout=5)
             except queue.Empty:
-                _check_alive(workers, results)
-                continue
-            if kind == "frames":
-                done += payload
-                if progress is not None:
-                    progress(done, max(total, done) if total is not None else None)
-            elif kind == "done":
-                results[part] = payload
-            else:
-                raise payload
+                break
+            if progress is not None:
+                progress(done, max(total, done) if total is not None else None)
+        return combine_in_order(partial)
+    except BrokenProcessPool:
+        raise DecodeError(
+            f"a worker process stopped unexpectedly; try {option('workers')} 1"
+        ) from None
     finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-        for worker in workers:
-            worker.join()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for child in multiprocessing.active_children():  # the pool's, if any still run
+            child.terminate()
+        for child in multiprocessing.active_children():
+            child.join()
         inbox.close()
-    return combine_in_order([results[part] for part in range(len(workers))])
+
+
+def _drain(inbox: Any, done: int, progress: Any, total: int | None) -> int:
+    """Add the frame counts the workers sent, and report them."""
+    while True:
+        try:
+            done += inbox.get_nowait()
+        except queue.Empty:
+            return done
+        if progress is not None:
+            progress(done, max(total, done) if total is not None else None)
 
 
 def reduce_in_threads(
@@ -217,15 +234,6 @@ def reduce_in_threads(
             stop.set()
             raise
     return combine_in_order(partial)
-
-
-def _check_alive(workers: list[Any], results: dict[int, Reducer]) -> None:
-    for part, worker in enumerate(workers):
-        if part not in results and not worker.is_alive() and worker.exitcode not in (0, None):
-            raise DecodeError(
-                f"a worker process stopped unexpectedly (exit code {worker.exitcode}); "
-                f"try {option('workers')} 1"
-            )
 
 
 def can_split(source: SourceBase, info: SourceInfo) -> bool:
