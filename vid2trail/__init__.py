@@ -15,6 +15,7 @@ from .version import __version__
 # The public names, by the module that defines them. They are imported on first use (PEP 562), so
 # that ``import vid2trail`` is cheap: numpy, OpenCV and PyAV load when something needs them.
 _EXPORTS = {
+    "batch": ("BatchJob", "run_batch"),
     "calibrate": ("Calibration", "load_dark"),
     "color": ("linear_to_srgb", "srgb_to_linear", "to_output"),
     "errors": (
@@ -62,6 +63,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
+    from .batch import BatchJob, run_batch
     from .calibrate import Calibration, load_dark
     from .color import linear_to_srgb, srgb_to_linear, to_output
     from .encode import VideoWriter
@@ -95,6 +97,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
 
 __all__ = [
     "REDUCERS",
+    "BatchJob",
     "Calibration",
     "DecodeError",
     "DecodeWarning",
@@ -136,6 +139,7 @@ __all__ = [
     "render",
     "resolve_window",
     "run",
+    "run_batch",
     "run_reducers",
     "srgb_to_linear",
     "stack",

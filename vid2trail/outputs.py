@@ -24,6 +24,7 @@ from .frames import SourceInfo
 from .job import StackJob
 from .reducers import Reducer
 from .select import FrameRange
+from .sources.images import source_stamp
 from .version import __version__
 from .writers import (
     check_output,
@@ -234,7 +235,10 @@ def provenance(
 ) -> dict[str, Any]:
     """What made a still: source, frames, mode, options, calibration and the vid2trail version.
 
-    Written into the still (PNG text, TIFF tags, FITS cards) and, with a sidecar, beside it.
+    Written into the still (PNG text, TIFF tags, FITS cards) and, with a sidecar, beside it. The
+    source's bytes and modification time (``source_bytes``, ``source_mtime``; for a folder or
+    glob of images their total, the newest time and ``source_files``, the count) tell whether the
+    still is older than its input (see :func:`vid2trail.sources.images.source_stamp`).
 
     Examples
     --------
@@ -251,6 +255,7 @@ def provenance(
         "source_absolute": os.path.abspath(info.path),
         "source_size": f"{info.width}x{info.height}",
         "source_bits": info.bits_per_sample,
+        **source_stamp(info.path),
         "mode": reducer.name,
         "frames_used": reducer.count,
         "start": frame_range.start,

@@ -309,3 +309,6 @@ def run() -> None:
     os.environ.setdefault("PYTHONIOENCODING", "utf-8")
     app(prog_name="vid2trail")
     sys.exit(0)
+
+
+from . import batch as _batch  # noqa: E402, F401  (registers ``vid2trail batch`` on the app)
