@@ -158,7 +158,8 @@ Examples:
 
 See also: vid2trail info INPUT (streams, rotation, frame rate, frame count, bit depth, colour,
 HDR); vid2trail scan INPUT (plot the brightness of every frame, choose the night, find the
-flashes)."""
+flashes); vid2trail batch INPUT... --out-dir DIR (a whole archive, resumable, here or on a Dask
+cluster)."""
 
 
 def _version(value: bool) -> None:
