@@ -16,8 +16,9 @@ from typing import Any
 
 from .errors import MissingDependencyError, SourceError, Vid2TrailError, option
 
-#: How long to wait for a scheduler to answer, in seconds.
+#: How long to wait for a scheduler to answer, in seconds: its port, then Dask's handshake.
 CONNECT_TIMEOUT_S = 10
+HANDSHAKE_TIMEOUT_S = 5
 
 
 class ClusterError(Vid2TrailError, OSError):
@@ -64,9 +65,15 @@ def connect(address: str) -> Iterator[Any]:
     """
     distributed = require_distributed()
     try:
-        client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
+        _probe(address)  # a plain socket first: a Client that cannot connect hangs on exit
+        # The socket answered: the handshake is quick, or it is not Dask (a failed Client then
+        # takes twice this to give up as it is collected).
+        client = distributed.Client(address, timeout=HANDSHAKE_TIMEOUT_S, set_as_default=False)
+    except Exception as exc:  # refused, timed out, or something that is not a Dask scheduler
+        _quiet_leftovers()
         reason = " ".join(str(exc).split()) or type(exc).__name__
+        if not isinstance(exc, (OSError, TimeoutError, ValueError)):
+            reason = f"it does not answer as a Dask scheduler: {type(exc).__name__}"
         raise ClusterError(
             f"cannot reach the Dask scheduler at {address} ({reason}): start one with "
             "'dask scheduler' and workers with 'dask worker ADDRESS', or check the address"
@@ -82,6 +89,38 @@ def connect(address: str) -> Iterator[Any]:
         ) from None
     finally:
         client.close()
+
+
+def _quiet_leftovers() -> None:
+    """A Client that failed to connect still closes itself when collected, and complains on
+    stderr: that complaint is not the user's to read (the Error line says what happened)."""
+    import sys
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if type(unraisable.object).__module__.startswith("distributed") or (
+            getattr(unraisable.object, "__module__", "") or ""
+        ).startswith("distributed"):
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+
+
+def _probe(address: str) -> None:
+    """Open and close a TCP connection to a ``tcp://HOST:PORT`` (or ``HOST:PORT``) scheduler;
+    other schemes (``tls://``, ``ucx://``) are left to Dask."""
+    import socket
+
+    scheme, _, rest = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("the address needs a host and a port, such as tcp://10.0.0.5:8786")
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S):
+        pass
 
 
 def _readable(path: str) -> str:
