@@ -228,3 +228,21 @@ def test_hwaccel_cuda_on_a_codec_nvdec_cannot_decode_is_one_line(
         "; use --hwaccel auto or none"
     )
     assert listing(scratch) == []
+
+
+def test_a_folder_given_as_the_still_and_a_missing_dark_say_so(
+    scratch: Path, lossless_clip: Path
+) -> None:
+    Path("stills").mkdir()
+    result = invoke(lossless_clip, "-q", "-o", "stills")
+    assert (result.exit_code, result.output) == (
+        2, "Error: cannot write stills: it is a folder; give a file name in it, e.g. "
+        "stills/result.png\n",
+    )  # fmt: skip
+    result = invoke(lossless_clip, "-q", "--dark", "nodark.png")
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --dark nodark.png does not exist: check the path (a folder, or a quoted glob "
+        "such as 'frames/*.jpg', also works)\n"
+    )
+    assert listing(scratch) == ["stills"]

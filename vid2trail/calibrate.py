@@ -33,7 +33,14 @@ import cv2
 import numpy as np
 
 from .color import to_linear
-from .errors import SourceError, UsageError, Vid2TrailError, Vid2TrailWarning, option
+from .errors import (
+    SourceError,
+    SourceNotFoundError,
+    UsageError,
+    Vid2TrailError,
+    Vid2TrailWarning,
+    option,
+)
 from .median import DEFAULT_MEMORY_BYTES, MedianReducer
 from .select import FrameRange
 from .sources import SourceBase, open_source
@@ -64,7 +71,11 @@ def load_dark(path: str | os.PathLike[str], memory_bytes: int = DEFAULT_MEMORY_B
     suffix = Path(text).suffix.lower()
     if os.path.isfile(text) and suffix in (*_FITS_EXTENSIONS, ".npy", ".tif", ".tiff"):
         return _master(_read_master(text, suffix), text)
-    with open_source(text) as source:
+    try:
+        source = open_source(text)
+    except SourceNotFoundError as exc:  # say which input is missing: the dark, not the frames
+        raise SourceNotFoundError(f"{option('dark')} {exc.message()}") from None
+    with source:
         # No listener hears a dark's notes (an earlier master left out of its folder): warn.
         for note in source.info.notes:
             warnings.warn(f"the dark {text}: {note}", Vid2TrailWarning, stacklevel=2)

@@ -108,6 +108,10 @@ def check_output(
     """
     out = Path(path)
     ext = out.suffix.lower()
+    if out.is_dir():
+        raise OutputError(
+            f"cannot write {out}: it is a folder; give a file name in it, e.g. {out / 'result.png'}"
+        )
     if not ext and out.name.startswith(".") and out.name.count(".") == 1:
         # Path(".png").suffix is "": a bare extension is a name missing, not a format missing.
         raise OutputError(
