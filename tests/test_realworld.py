@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from vid2trail.errors import DecodeWarning, SourceError
-from vid2trail.sources import frame_times, open_source
+from vid2trail.sources import open_source
 from vid2trail.sources.media import default_matrix, is_variable_rate
 
 from conftest import SHARED_DATA, encode, frame_index_of, make_frames
@@ -211,7 +211,7 @@ def vfr_clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray
 def test_vfr_times_are_real(vfr_clip: tuple[Path, np.ndarray, list[float]]) -> None:
     path, frames, times = vfr_clip
     with open_source(path) as src:
-        real = frame_times(src)
+        real = src.frame_times()
         assert real is not None
         np.testing.assert_allclose(real[:39], times[:39], atol=1e-3)
         assert src.exact_info().variable_fps and src.exact_info().frame_count_exact

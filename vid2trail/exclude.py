@@ -78,7 +78,7 @@ def parse_exclude(
     info : SourceInfo
         Its frame rate turns times into frames.
     times : sequence of float, optional
-        The frames' real presentation times (:func:`vid2trail.sources.frame_times`); with them
+        The frames' real presentation times (``source.frame_times()``); with them
         times find their frames even when the frame rate varies.
 
     Examples

@@ -245,7 +245,7 @@ def resolve_window(
         Keep every ``step``-th frame, counting from the start.
     times : sequence of float, optional
         The frames' real presentation times (seconds from the first frame, sorted), e.g. from
-        :func:`vid2trail.sources.frame_times`; times then select the frames shown at those times
+        ``source.frame_times()``; times then select the frames shown at those times
         even in a variable-frame-rate clip.
 
     Returns

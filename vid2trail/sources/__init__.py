@@ -197,23 +197,6 @@ def check_decoding(
         )
 
 
-def frame_times(source: SourceBase) -> list[float] | None:
-    """The real presentation time of every frame (seconds from the first), where known: the
-    same as ``source.frame_times()``.
-
-    Sources that can read them (video, by one demux pass) return them, and
-    ``source.exact_info()`` then gives the exact frame count at no further cost; others return
-    None and times assume ``fps``.
-
-    Examples
-    --------
-    >>> with open_source("sample_clips/startrails.mp4") as src:  # doctest: +SKIP
-    ...     frame_times(src)[:3]
-    [0.0, 0.04, 0.08]
-    """
-    return source.frame_times()
-
-
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PREVIEW_SIDE",
@@ -223,7 +206,6 @@ __all__ = [
     "VIDEO_BACKENDS",
     "check_local_path",
     "expand_glob",
-    "frame_times",
     "is_image_collection",
     "open_source",
 ]

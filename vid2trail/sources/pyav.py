@@ -95,7 +95,6 @@ class PyAVSource(SourceBase):
             )
         check_regular_file(path)
         self.hwaccel = hwaccel
-        self.last_warnings: list[str] = []
         self._listed: Listing | None = None
         self._times: list[float] | None = None
         said: list[str] = []
@@ -321,7 +320,6 @@ class PyAVSource(SourceBase):
         )
         if last != STOPPED_AT_END and not self.keyframes_only:
             errors += self._truncation(last)
-        self.last_warnings = errors
         if delivered == 0 and errors and not self.keyframes_only:
             raise DecodeError(f"FFmpeg could not decode {self.path} ({errors[-1]})")
         if not self.keyframes_only:
