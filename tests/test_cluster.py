@@ -116,3 +116,10 @@ def test_no_scheduler_there() -> None:
     ):
         with connect("tcp://127.0.0.1:1"):
             pass
+
+
+def test_a_keogram_splits_across_the_cluster(cluster: str, clip: Path) -> None:
+    here = vid2trail.keogram(clip, start=7)
+    there = vid2trail.keogram(clip, start=7, scheduler=cluster)
+    np.testing.assert_array_equal(there, here)
+    assert there.shape == (48, 233, 3)

@@ -26,8 +26,9 @@ _EXPORTS = {
     "encode": ("VideoWriter",),
     "encoding": ("VideoOptions",),
     "frames": ("Frame", "SourceInfo"),
-    "job": ("StackJob", "TrailVideoJob"),
-    "orchestrator": ("StackResult", "run", "stack"),
+    "job": ("KeogramJob", "StackJob", "TrailVideoJob"),
+    "api": ("keogram", "stack"),
+    "orchestrator": ("StackResult", "run"),
     "outputs": ("provenance", "render"),
     "pipeline": ("FrameSink", "run_reducers"),
     "reducers": ("REDUCERS", "Reducer", "make_reducer"),
@@ -63,6 +64,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
+    from .api import keogram, stack
     from .batch import BatchJob, run_batch
     from .calibrate import Calibration, load_dark
     from .color import linear_to_srgb, srgb_to_linear, to_output
@@ -84,8 +86,8 @@ if TYPE_CHECKING:  # what type checkers and editors see
         Vid2TrailWarning,
     )
     from .frames import Frame, SourceInfo
-    from .job import StackJob, TrailVideoJob
-    from .orchestrator import StackResult, run, stack
+    from .job import KeogramJob, StackJob, TrailVideoJob
+    from .orchestrator import StackResult, run
     from .outputs import provenance, render
     from .pipeline import FrameSink, run_reducers
     from .reducers import REDUCERS, Reducer, make_reducer
@@ -107,6 +109,7 @@ __all__ = [
     "Frame",
     "FrameRange",
     "FrameSink",
+    "KeogramJob",
     "FrameRenderer",
     "OutputError",
     "Reducer",
@@ -128,6 +131,7 @@ __all__ = [
     "Window",
     "__version__",
     "comet_decay",
+    "keogram",
     "linear_to_srgb",
     "load_dark",
     "make_reducer",

@@ -30,7 +30,7 @@ import numpy as np
 
 from .color import LUMA_WEIGHTS
 from .errors import UsageError, option
-from .exclude import Exclusions, parse_exclude, uses_time
+from .exclude import Exclusions, parse_exclude, uses_clock, uses_time
 from .frames import Frame
 from .select import FrameRange
 
@@ -278,8 +278,10 @@ def build_filter(
         return None
     exclusions = Exclusions()
     if exclude:
+        info = source.known_info()
+        clocks = source.clock_times() if uses_clock(exclude, info.fps is None) else None
         times = source.frame_times() if uses_time(exclude) else None
-        exclusions = parse_exclude(exclude, source.known_info(), times)
+        exclusions = parse_exclude(exclude, info, times, clocks, source.no_clock())
     rejector = FlashRejector(reject_k) if reject_k is not None else None
     keep = FrameFilter(exclusions, rejector)
     if rejector is not None:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import bisect
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from .errors import UsageError, option
+from .clock import first_at_or_after, in_capture, last_at_or_before, parse_clock
+from .errors import TimeParseError, UsageError, option
 from .frames import SourceInfo
 from .select import is_time, parse_position
-
-_RANGE_RE = re.compile(r"^(.+?)-(.+)$")
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,11 @@ class Exclusions:
 
 
 def parse_exclude(
-    texts: Iterable[str], info: SourceInfo, times: Sequence[float] | None = None
+    texts: Iterable[str],
+    info: SourceInfo,
+    times: Sequence[float] | None = None,
+    clocks: Sequence[datetime] | None = None,
+    no_clock: str = "",
 ) -> Exclusions:
     """Read ``--exclude`` values: ``300-320,1200,1:05-1:10`` (inclusive at both ends).
 
@@ -80,6 +83,11 @@ def parse_exclude(
     times : sequence of float, optional
         The frames' real presentation times (``source.frame_times()``); with them
         times find their frames even when the frame rate varies.
+    clocks : sequence of datetime, optional
+        The frames' capture times (``source.clock_times()``), for clock times
+        (``T22:30-T22:35``, and ``22:30-22:35`` for a folder: :mod:`vid2trail.clock`); a range
+        of clock times names the frames captured within it. ``no_clock`` says why a source has
+        none.
 
     Examples
     --------
@@ -94,13 +102,14 @@ def parse_exclude(
             item = item.strip()
             if not item:
                 continue
-            match = _RANGE_RE.match(item)
+            where = _Where(info, times, clocks, no_clock, item)
+            match = _split_range(item)
             if match:
-                first = _frame_at(match.group(1), info, times, item, last=False)
-                last = _frame_at(match.group(2), info, times, item, last=True)
+                first = where.frame(match[0], last=False)
+                last = where.frame(match[1], last=True)
             else:
-                first = last = _frame_at(item, info, times, item, last=True)
-            if last < first and match and _in_order(match.group(1), match.group(2)):
+                first = last = where.frame(item, last=True)
+            if last < first and match and where.in_order(*match):
                 continue  # a stretch of time between two frames: it holds no frame to drop
             if last < first:
                 raise UsageError(
@@ -111,29 +120,74 @@ def parse_exclude(
     return Exclusions(tuple(sorted(ranges)))
 
 
-def _in_order(first: str, last: str) -> bool:
-    """True when both ends are times and the first is not after the last."""
-    a, b = (parse_position(text.strip(), option("exclude")) for text in (first, last))
-    return a.time_s is not None and b.time_s is not None and a.time_s <= b.time_s
+def _split_range(item: str) -> tuple[str, str] | None:
+    """``FIRST-LAST`` split at the dash where both ends read (a date has dashes of its own)."""
+    for index in (i for i, ch in enumerate(item) if ch == "-" and 0 < i < len(item) - 1):
+        first, last = item[:index], item[index + 1 :]
+        try:
+            parse_position(first.strip(), option("exclude"))
+            parse_position(last.strip(), option("exclude"))
+        except UsageError:
+            continue
+        return first, last
+    return None
 
 
-def _frame_at(
-    text: str, info: SourceInfo, times: Sequence[float] | None, item: str, *, last: bool
-) -> int:
-    try:
-        position = parse_position(text.strip(), option("exclude"))
-    except UsageError:
-        raise UsageError(
-            f"cannot read {option('exclude')} {item!r}: give frame numbers or times separated by "
-            "commas, ranges inclusive as FIRST-LAST, e.g. 300-320,1200 or 1:05-1:10"
-        ) from None
-    first = position.to_frame(info.fps, option("exclude"), times)
-    if position.frame is not None or not last:
-        return first
-    # The last frame shown at or before the time.
-    if times:
-        return bisect.bisect_right(times, position.time_s + 1e-6) - 1  # type: ignore[operator]
-    return math.floor(position.time_s * info.fps + 1e-6)  # type: ignore[operator]
+class _Where:
+    """Finds the frame one end of an ``--exclude`` item names."""
+
+    def __init__(
+        self,
+        info: SourceInfo,
+        times: Sequence[float] | None,
+        clocks: Sequence[datetime] | None,
+        no_clock: str,
+        item: str,
+    ) -> None:
+        self.info, self.times, self.clocks, self.no_clock = info, times, clocks, no_clock
+        self.item = item
+        self.bare = info.fps is None  # a folder: a colon time is a clock time
+
+    def _moment(self, text: str) -> datetime | None:
+        moment = parse_clock(text.strip(), bare=self.bare)
+        if moment is None:
+            return None
+        if not self.clocks:
+            raise TimeParseError(
+                f"{option('exclude')} {self.item!r} is a clock time, but {self.no_clock}: give "
+                "frame numbers instead"
+            )
+        return in_capture(moment, self.clocks)
+
+    def in_order(self, first: str, last: str) -> bool:
+        """True when both ends are times and the first is not after the last."""
+        a, b = self._moment(first), self._moment(last)
+        if a is not None and b is not None:
+            return a <= b
+        p, q = (parse_position(text.strip(), option("exclude")) for text in (first, last))
+        return p.time_s is not None and q.time_s is not None and p.time_s <= q.time_s
+
+    def frame(self, text: str, *, last: bool) -> int:
+        moment = self._moment(text)
+        if moment is not None:
+            clocks = self.clocks or ()
+            return last_at_or_before(moment, clocks) if last else first_at_or_after(moment, clocks)
+        try:
+            position = parse_position(text.strip(), option("exclude"))
+        except UsageError:
+            raise UsageError(
+                f"cannot read {option('exclude')} {self.item!r}: give frame numbers or times "
+                "separated by commas, ranges inclusive as FIRST-LAST, e.g. 300-320,1200 or "
+                "1:05-1:10"
+            ) from None
+        info, times = self.info, self.times
+        first = position.to_frame(info.fps, option("exclude"), times)
+        if position.frame is not None or not last:
+            return first
+        # The last frame shown at or before the time.
+        if times:
+            return bisect.bisect_right(times, position.time_s + 1e-6) - 1  # type: ignore[operator]
+        return math.floor(position.time_s * info.fps + 1e-6)  # type: ignore[operator]
 
 
 def uses_time(texts: Iterable[str]) -> bool:
@@ -145,3 +199,20 @@ def uses_time(texts: Iterable[str]) -> bool:
     (False, True, True)
     """
     return any(is_time(text) for text in texts)
+
+
+def uses_clock(texts: Iterable[str], bare: bool = False) -> bool:
+    """True when an ``--exclude`` value names a clock time (``bare``: a plain ``22:30`` is one,
+    as for a folder).
+
+    Examples
+    --------
+    >>> uses_clock(["1:05-1:10"]), uses_clock(["1:05-1:10"], bare=True), uses_clock(["T22:30"])
+    (False, True, True)
+    """
+    for text in texts:
+        for item in str(text).split(","):
+            ends = _split_range(item.strip()) or (item,)
+            if any(parse_clock(end.strip(), bare=bare) is not None for end in ends):
+                return True
+    return False

@@ -19,17 +19,21 @@ from .choose import DEFAULT_REJECT_K
 from .color import check_gain, parse_normalize
 from .encoding import VideoOptions
 from .errors import UsageError, option
+from .keograms import KeogramReducer
 from .median import DEFAULT_MEMORY_BYTES, check_memory
 from .parallel import default_threads, default_workers
 from .reducers import MaxMeanReducer, make_reducer
 from .robust import check_rejection
 from .select import Window
 from .sources import check_decoding
+from .sources.images import SORT_ORDERS
 from .trails import make_trail
 from .video import GROW_MODES
 
 #: Stills the frame-number image (``argmax``) can be written as.
 ARGMAX_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
+#: Stills a keogram can be written as.
+KEOGRAM_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 #: Trail-video formats that take no ``codec``.
 _PALETTE_VIDEOS = (".gif", ".webp")
 
@@ -73,6 +77,37 @@ class TrailVideoJob:
 
 
 @dataclass(frozen=True)
+class KeogramJob:
+    """The keogram made in the same decoding pass as the still (:mod:`vid2trail.keograms`).
+
+    ``angle`` turns the line through the frame's centre clockwise from vertical; ``width``
+    scales the time axis (None: one column per frame); ``path`` None makes it without writing
+    it (:func:`vid2trail.keogram`).
+
+    Examples
+    --------
+    >>> KeogramJob("night-keogram.png", angle=30).validate()
+    """
+
+    path: str | None
+    angle: float = 0.0
+    width: int | None = None
+
+    def validate(self) -> None:
+        """Refuse an angle, width or file format that cannot make a keogram."""
+        KeogramReducer(self.angle)
+        width = self.width
+        if width is not None and (
+            isinstance(width, bool) or not isinstance(width, int) or not 2 <= width <= 65535
+        ):
+            raise UsageError(f"{option('keogram_width')} {width!r}: use 2 to 65535 pixels")
+        if self.path is not None and Path(self.path).suffix.lower() not in KEOGRAM_SUFFIXES:
+            raise UsageError(
+                f"{option('keogram')} {self.path}: write the keogram as .png, .tif or .jpg"
+            )
+
+
+@dataclass(frozen=True)
 class StackJob:
     """Everything one stack needs, in library terms; see :func:`vid2trail.stack` for each field.
 
@@ -112,6 +147,10 @@ class StackJob:
     preview: bool = False
     workers: int | None = None
     threads: int | None = None
+    #: A folder's order: ``name`` (natural) or ``time`` (EXIF capture times).
+    sort: str = "name"
+    #: Demosaic RAW files at half size.
+    raw_half: bool = False
     #: A Dask scheduler's address (``tcp://host:8786``): one window runs on its workers.
     scheduler: str | None = None
     # -- rendering and outputs
@@ -125,12 +164,14 @@ class StackJob:
     sidecar: bool = False
     argmax: str | None = None
     video: TrailVideoJob | None = None
+    keogram: KeogramJob | None = None
     overwrite: bool = False
 
     def reducer_params(self) -> dict[str, Any]:
         """The options :func:`~vid2trail.reducers.make_reducer` takes for this job's mode."""
         return {"kappa": self.kappa, "iterations": self.iterations, "memory_bytes": self.memory,
-                "buffers": self.buffers, "argmax": self.argmax is not None}  # fmt: skip
+                "buffers": self.buffers, "argmax": self.argmax is not None,
+                "keogram_angle": self.keogram.angle if self.keogram else None}  # fmt: skip
 
     def unused(self) -> list[str]:
         """Notes on options this job sets that its mode does not use (``kappa`` for a max).
@@ -216,6 +257,16 @@ class StackJob:
                     f"or a single {option('window')}"
                 )
             self.video.validate(self.mode)
+        if self.keogram is not None:
+            self.keogram.validate()
+            if len(self.windows) > 1:
+                raise UsageError(
+                    f"{option('keogram')} takes one window: use {option('start')}/"
+                    f"{option('end')} or a single {option('window')}"
+                )
+        if self.sort not in SORT_ORDERS:
+            raise UsageError(f"{option('sort')} {self.sort!r}: choose one of "
+                             f"{', '.join(SORT_ORDERS)}")  # fmt: skip
 
     def _check_argmax(self) -> None:
         if self.argmax is None:

@@ -20,24 +20,22 @@ its user (notes, the night it chose, progress) goes to a :class:`Listener`; noth
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from .calibrate import make_calibration
 from .choose import build_filter
+from .clock import interval_jumps, order_note
 from .errors import option
-from .job import StackJob, parse_reject
-from .median import DEFAULT_MEMORY_BYTES, parse_size
-from .outputs import OutputPlan, check_outputs, render, write_outputs
+from .job import StackJob
+from .outputs import OutputPlan, check_outputs, write_outputs
 from .pipeline import FrameSink, ProgressCallback, run_reducers
 from .plan import Selection, select_frames, window_notes, with_auto_window
 from .reducers import Reducer, make_reducer
-from .select import Window, window_of
+from .select import Window
 from .sources import SourceBase, open_source
 from .sources.images import list_images
 
@@ -131,7 +129,7 @@ def run(
     if source is None:
         source = open_source(job.input, backend=job.backend, stream=job.stream, hdr=job.hdr,
                              preview=job.preview, threads=job.decoder_threads(),
-                             hwaccel=job.hwaccel)  # fmt: skip
+                             hwaccel=job.hwaccel, sort=job.sort, raw_half=job.raw_half)  # fmt: skip
     with source if opened else nullcontext(source):
         for note in source.info.notes:
             listener.message(f"Note: {job.input}: {note}")
@@ -139,6 +137,8 @@ def run(
         selection = _select(job, source, listener, inputs)
         for note in _cannot_apply(job, source, selection):
             listener.message(f"Note: {note}")
+        for line in _clock_notes(job, source, selection):
+            listener.message(line)
         if selection.keyframes_only:
             source = source.configured(keyframes_only=True)
         plan = check_outputs(job, selection.ranges, source.known_info(), inputs)
@@ -148,13 +148,15 @@ def run(
             reducers, video = _stack(job, source, selection, plan, progress, keep, calibration,
                                      workers, client)  # fmt: skip
         info = source.known_info()
+        clock = source.clock_times() if job.keogram is not None else None
     for line in keep.report() if keep is not None else []:
         listener.message(line)
     if calibration is not None and calibration.hot_pixel_count is not None:
         count = calibration.hot_pixel_count
         listener.message(f"Repaired {count} hot pixel{'' if count == 1 else 's'}.")
     written = write_outputs(job, plan, reducers, selection.ranges, info, keep=keep,
-                            calibration=calibration, wrote=listener.wrote)  # fmt: skip
+                            calibration=calibration, wrote=listener.wrote,
+                            clock=clock)  # fmt: skip
     if video is not None:
         written.append(video)
         listener.wrote(video)
@@ -173,7 +175,35 @@ def _cannot_apply(job: StackJob, source: SourceBase, selection: Selection) -> li
         }
         notes += [f"{option(name)} applies to video; {job.input} is images: ignored"
                   for name, given in video_only.items() if given]  # fmt: skip
+        if job.raw_half and source.info.codec != "raw":
+            notes.append(f"{option('raw_half')} applies to RAW files; {job.input} has none")
+    else:
+        folder_only = {"sort": job.sort != "name", "raw_half": job.raw_half}
+        notes += [f"{option(name)} applies to folders of photos; {job.input} is a video: ignored"
+                  for name, given in folder_only.items() if given]  # fmt: skip
     return notes + window_notes(selection.windows, selection.ranges, source)
+
+
+def _clock_notes(job: StackJob, source: SourceBase, selection: Selection) -> list[str]:
+    """For photos with capture times: a name order that is not the clock's, and the jumps in
+    the capture interval (a card swap) within the frames to stack, each a gap in the trails."""
+    if source.info.backend != "images" or len(source.files) < 2:
+        return []
+    clocks = source.clock_times()
+    if clocks is None:
+        return []
+    plan = selection.plan()
+    frames = range(plan.start, len(clocks) if plan.end is None else min(plan.end, len(clocks)),
+                   plan.step)  # fmt: skip
+    names = [os.path.basename(source.files[i]) for i in frames]
+    times = [clocks[i] for i in frames]
+    lines = []
+    order = order_note(times, names) if job.sort == "name" else ""
+    if order:
+        lines.append(f"Note: {job.input}: {order}")
+    elif times:
+        lines += [f"Warning: {job.input}: {jump}" for jump in interval_jumps(times, names)]
+    return lines
 
 
 @contextmanager
@@ -266,119 +296,3 @@ def _stack(
         sink.abort()
         raise
     return reducers, path
-
-
-def stack(
-    path: str | os.PathLike[str],
-    mode: str = "max",
-    start: int | str | None = None,
-    end: int | str | None = None,
-    step: int | None = None,
-    *,
-    normalize: str | None = None,
-    gain: float = 1.0,
-    dtype: np.dtype | type | None = None,
-    backend: str = "auto",
-    progress: ProgressCallback | None = None,
-    stream: int | None = None,
-    hdr: str = "tonemap",
-    reject: float | str | None = None,
-    exclude: Sequence[str] | str = (),
-    kappa: float = 3.0,
-    iterations: int | None = None,
-    memory: int | str = DEFAULT_MEMORY_BYTES,
-    dark: str | os.PathLike[str] | np.ndarray | None = None,
-    hot_pixels: bool = False,
-    buffers: int = 4,
-    workers: int | None = None,
-    preview: bool = False,
-    hwaccel: str = "none",
-    scheduler: str | None = None,
-) -> np.ndarray:
-    """Stack a video, folder or glob into one long-exposure image.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        A video file, a folder of images, or a glob such as ``"night/*.jpg"``.
-    mode : {"max", "min", "mean", "sum", "sigma", "winsor", "median", "maxmean"}
-        ``max`` lightens (star trails), ``min`` darkens, ``mean`` averages in linear light,
-        ``sum`` adds light (normalized to ``p99.5`` by default), ``sigma`` and ``winsor`` average
-        while rejecting or clamping outliers (planes, satellites), ``median`` is the exact median,
-        ``maxmean`` averages ``buffers`` round-robin max stacks (a quieter max for noisy video).
-    start, end : int or str, optional
-        Frame number (``120``) or time (``"90s"``, ``"2:00"``); half-open ``start <= f < end``.
-        ``"auto"`` (either) stacks the night a quick scan finds
-        (:func:`vid2trail.night.choose_night`); a value given for the other end wins.
-    step : int, optional
-        Keep every ``step``-th frame. Default 1, or for a preview the step that keeps about
-        :data:`vid2trail.plan.PREVIEW_FRAMES` frames (see :func:`vid2trail.plan.select_frames`).
-    normalize : str, optional
-        ``"none"``, ``"max"`` or a percentile like ``"p99.5"`` mapped to white; default per mode.
-    gain : float
-        Multiplies linear light before output.
-    dtype : dtype, optional
-        Output dtype: uint8, uint16, float32 or float64 (sRGB-encoded in ``[0, 1]``). Default:
-        the source's own depth.
-    backend : {"auto", "pyav", "ffmpeg"}
-        Video decoder (all three: FFmpeg's libraries, in-process through PyAV).
-    progress : callable, optional
-        ``progress(done, total)`` after every frame.
-    stream : int, optional
-        Video stream number (counting video streams from 0); default: the file's default.
-    hdr : {"tonemap", "keep"}
-        HDR video: tone-map to SDR BT.709 (default) or keep it as float linear light.
-    reject : float or "auto", optional
-        Drop flash frames brighter than the running median + K x MAD (``"auto"``: K = 5).
-    exclude : str or sequence of str
-        Frames to drop, e.g. ``"300-320,1200"`` (inclusive ranges; times allowed).
-    kappa, iterations : float, int
-        Rejection threshold (standard deviations) and passes of ``sigma`` and ``winsor``
-        (None: 1 for sigma, 2 for winsor).
-    memory : int or str
-        Memory bound of ``median`` in bytes, or a size such as ``"500MB"``; beyond it frames are
-        cached on disk under the temporary folder.
-    dark : path or numpy.ndarray, optional
-        Master dark (see :func:`vid2trail.calibrate.load_dark`), subtracted in linear light.
-    hot_pixels : bool
-        Find hot pixels in a survey of the frames and repair them before stacking.
-    buffers : int
-        Max stacks that ``maxmean`` feeds round-robin and averages.
-    workers : int, optional
-        Processes for a video (threads for a folder). Default: 1 process for a video (the
-        command line's default is :func:`vid2trail.parallel.default_workers`), and
-        :func:`vid2trail.parallel.default_threads` threads for a folder. Worker processes are
-        started with ``spawn``, so a script that asks for them must keep its top-level code
-        under ``if __name__ == "__main__":``, as :mod:`multiprocessing` requires.
-    preview : bool
-        A quick small result: frames at most :data:`vid2trail.sources.PREVIEW_SIDE` pixels on
-        the longer side, scaled inside the decoder.
-    hwaccel : {"none", "auto", "cuda"}
-        Decode on an NVIDIA GPU (NVDEC); ``auto`` falls back to software decoding.
-    scheduler : str, optional
-        A Dask scheduler's address: the window is cut into segments reduced on its workers and
-        combined there (:mod:`vid2trail.segments`); needs ``vid2trail[dask]``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``H x W x 3`` RGB, or ``H x W x 1`` for grayscale sources.
-
-    Examples
-    --------
-    >>> import vid2trail
-    >>> image = vid2trail.stack("iss.mp4", mode="max", start=120, end=900)  # doctest: +SKIP
-    >>> image.shape, image.dtype  # doctest: +SKIP
-    ((1080, 1920, 3), dtype('uint8'))
-    """
-    job = StackJob(
-        os.fspath(path), mode, windows=(window_of(start, end),), step=step, kappa=kappa,
-        iterations=iterations, buffers=buffers, memory=parse_size(memory),
-        reject=parse_reject(reject), exclude=(exclude,) if isinstance(exclude, str) else
-        tuple(exclude), dark=dark, hot_pixels=hot_pixels, backend=backend, stream=stream,
-        hdr=hdr, hwaccel=hwaccel, preview=preview, workers=workers, normalize=normalize,
-        gain=gain, threads=workers, scheduler=scheduler,
-    )  # fmt: skip
-    result = run(job, Silent(progress))
-    out = result.info.dtype if dtype is None else dtype
-    return render(result.reducers[0], out_dtype=out, normalize=normalize, gain=gain)

@@ -22,6 +22,7 @@ from .encoding import check_video_output
 from .errors import UsageError, Vid2TrailError, WriteError, in_words, option
 from .frames import SourceInfo
 from .job import StackJob
+from .keograms import WithKeogram, write_keogram
 from .reducers import Reducer
 from .select import FrameRange
 from .sources.images import source_stamp
@@ -123,6 +124,7 @@ class OutputPlan:
     depths: tuple[int, ...] = ()
     argmax: Path | None = None
     video: Path | None = None
+    keogram: Path | None = None
 
 
 def check_outputs(
@@ -155,7 +157,27 @@ def check_outputs(
         _check_argmax(argmax, stills, ranges[0] if ranges else None, info, job.overwrite, inputs)
     if video is not None:
         check_video_output(video, overwrite=job.overwrite, inputs=inputs)
-    return OutputPlan(tuple(stills), tuple(depths), argmax, video)
+    keogram = _check_keogram(job, stills, argmax, video, inputs)
+    return OutputPlan(tuple(stills), tuple(depths), argmax, video, keogram)
+
+
+def _check_keogram(
+    job: StackJob,
+    stills: Sequence[Path],
+    argmax: Path | None,
+    video: Path | None,
+    inputs: tuple[str, ...],
+) -> Path | None:
+    if job.keogram is None or job.keogram.path is None:
+        return None
+    keogram = Path(job.keogram.path)
+    check_output(keogram, bit_depth=8, overwrite=job.overwrite, inputs=inputs)
+    taken = {p.resolve() for p in (*stills, argmax, video) if p is not None}
+    if keogram.resolve() in taken:
+        raise UsageError(
+            f"{option('keogram')} {keogram} is another output's path: give it its own name"
+        )
+    return keogram
 
 
 def _check_argmax(
@@ -296,17 +318,7 @@ def argmax_image(
     [[102]]
     """
     positions = reducer.argmax().astype(np.int64)
-    gone = {i for i in dropped if frame_range.contains(i)}
-    if gone:
-        stacked: list[int] = []
-        index = frame_range.start
-        while len(stacked) < reducer.count:
-            if index not in gone:
-                stacked.append(index)
-            index += frame_range.step
-        frames = np.array(stacked, np.int64)[positions]
-    else:
-        frames = frame_range.start + frame_range.step * positions
+    frames = np.array(frame_range.stacked(reducer.count, dropped), np.int64)[positions]
     return frames.astype(np.uint16 if frames.max(initial=0) <= 65535 else np.uint32)
 
 
@@ -320,9 +332,11 @@ def write_outputs(
     keep: FrameFilter | None = None,
     calibration: Calibration | None = None,
     wrote: Callable[[Path], None] = lambda path: None,
+    clock: Sequence[datetime] | None = None,
 ) -> list[Path]:
-    """Render and write the stills (with their sidecars) and the argmax image; ``wrote(path)``
-    as each file lands. When one fails, the error says which files were written before it."""
+    """Render and write the stills (with their sidecars), the argmax image and the keogram;
+    ``wrote(path)`` as each file lands. When one fails, the error says which files were written
+    before it. ``clock``: the source's capture times, for the keogram's ticks."""
     written: list[Path] = []
 
     def landed(path: Path) -> None:
@@ -349,6 +363,9 @@ def write_outputs(
             meta = {"software": f"vid2trail {__version__}",
                     "argmax_of": str(plan.stills[0]) if plan.stills else None}  # fmt: skip
             landed(write_still(plan.argmax, index, metadata=meta))
+        if plan.keogram is not None:
+            dropped = [*keep.excluded, *keep.rejected] if keep is not None else []
+            landed(_write_keogram(job, plan.keogram, reducers[0], ranges[0], info, dropped, clock))
     except Vid2TrailError as exc:
         if written:
             exc.args = (f"{exc.message()} ({_already(written)})",)
@@ -359,6 +376,22 @@ def write_outputs(
         where = f"{exc.filename}: " if exc.filename else ""
         raise WriteError(f"{where}{exc.strerror or exc} ({_already(written)})") from None
     return written
+
+
+def _write_keogram(
+    job: StackJob,
+    path: Path,
+    reducer: Reducer,
+    frame_range: FrameRange,
+    info: SourceInfo,
+    dropped: Sequence[int],
+    clock: Sequence[datetime] | None,
+) -> Path:
+    """The keogram, each column ticked by its frame's capture time when the source has them."""
+    assert isinstance(reducer, WithKeogram) and job.keogram is not None
+    frames = frame_range.stacked(reducer.keogram.count, dropped)
+    return write_keogram(path, reducer.keogram, info, [clock[i] for i in frames] if clock else None,
+                         width=job.keogram.width, quality=job.quality)  # fmt: skip
 
 
 def _already(written: Sequence[Path]) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DecodeError, option
 from .frames import SourceInfo
+from .keograms import WithKeogram
 from .reducers import MaxReducer, MeanReducer, MinReducer, Reducer, SumReducer, make_reducer
 from .segments import combine_in_order, reduce_segment
 from .select import FrameRange
@@ -65,7 +66,8 @@ def parallel_safe(reducer: Reducer) -> bool:
     >>> parallel_safe(make_reducer("max")), parallel_safe(make_reducer("median"))
     (True, False)
     """
-    return type(reducer) in (MaxReducer, MinReducer, MeanReducer, SumReducer)
+    main = reducer.main if isinstance(reducer, WithKeogram) else reducer
+    return type(main) in (MaxReducer, MinReducer, MeanReducer, SumReducer)
 
 
 #: The progress queue of this worker process (set when a pool starts it).

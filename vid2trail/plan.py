@@ -10,10 +10,11 @@ preview without a step keeps about :data:`PREVIEW_FRAMES` frames, or only the ke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import gcd
 from typing import TYPE_CHECKING
 
+from .clock import clock_frame
 from .errors import option
 from .frames import SourceInfo
 from .select import FrameRange, Position, Window, resolve_window
@@ -124,6 +125,35 @@ def with_auto_window(
     return chosen, description
 
 
+def on_clock(windows: Sequence[Window], source: SourceBase) -> list[Window]:
+    """The windows with their clock times (:mod:`vid2trail.clock`) turned into frame numbers by
+    the source's capture times: a start names the first frame captured at or after it, an end
+    the first frame not stacked. A folder reads a plain ``22:30`` as a clock time too.
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> with open_source("night/") as src:  # doctest: +SKIP
+    ...     [w] = on_clock([Window.parse("22:30:04:00")], src)
+    >>> w.start.frame, w.end.frame  # doctest: +SKIP
+    (61, 752)
+    """
+    bare = source.info.fps is None  # a folder: a colon time can only be a clock time
+    if not any(w.uses_clock(bare) for w in windows):
+        return list(windows)
+    clocks = source.clock_times()
+    reason = source.no_clock() if clocks is None else ""
+
+    def resolved(position: Position | None, what: str) -> Position | None:
+        if position is None:
+            return None
+        frame = clock_frame(position.text, clocks, what, reason, bare=bare)
+        return position if frame is None else Position(frame=frame, text=position.text)
+
+    return [replace(w, start=resolved(w.start, option("start")), end=resolved(w.end, option("end")))
+            for w in windows]  # fmt: skip
+
+
 def resolve_windows(
     windows: Sequence[Window], source: SourceBase, step: int = 1
 ) -> list[FrameRange]:
@@ -136,6 +166,7 @@ def resolve_windows(
     ...     resolve_windows([Window.parse("2s:4s")], src)
     [FrameRange(start=50, end=100, step=1)]
     """
+    windows = on_clock(windows, source)
     times = source.frame_times() if any(w.uses_time() for w in windows) else None
     info = source.known_info()  # exact once the times were read, here or before
     return [resolve_window(w, info, step, times) for w in windows]
@@ -217,6 +248,7 @@ def select_frames(
     >>> select_frames(src, [Window()], preview=True)  # doctest: +SKIP
     Selection(ranges=(FrameRange(start=0, end=None, step=1),), keyframes_only=True)
     """
+    windows = on_clock(windows, source)
     if step is not None or not preview:
         return Selection(tuple(resolve_windows(windows, source, step or 1)), False, tuple(windows))
     ranges = resolve_windows(windows, source)

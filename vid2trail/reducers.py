@@ -26,6 +26,7 @@ import numpy as np
 
 from .color import luma, to_linear
 from .errors import UsageError, option
+from .keograms import KeogramReducer, WithKeogram
 from .median import MedianReducer
 from .reducer import Reducer, ReducerBase
 from .robust import SigmaClipReducer, WinsorReducer
@@ -234,7 +235,8 @@ def make_reducer(mode: str, **params: Any) -> Reducer:
 
     ``params`` are options such as ``kappa``, ``iterations`` or ``memory_bytes``; each reducer takes
     the ones its constructor names and ignores the rest, so one set of options fits every mode;
-    None stands for the mode's own default.
+    None stands for the mode's own default. ``keogram_angle`` (degrees) adds a keogram fed the
+    same frames (:class:`~vid2trail.keograms.WithKeogram`), wherever the reducer runs.
 
     Examples
     --------
@@ -242,6 +244,8 @@ def make_reducer(mode: str, **params: Any) -> Reducer:
     'max'
     >>> make_reducer("sigma", kappa=2.5, memory_bytes=10**9).kappa
     2.5
+    >>> make_reducer("mean", keogram_angle=0.0).keogram.name
+    'keogram'
     """
     try:
         cls = REDUCERS[mode]
@@ -251,4 +255,8 @@ def make_reducer(mode: str, **params: Any) -> Reducer:
     if mode == "max" and params.get("argmax"):
         cls = ArgmaxReducer
     accepted = inspect.signature(cls).parameters
-    return cls(**{k: v for k, v in params.items() if k in accepted and v is not None})
+    reducer = cls(**{k: v for k, v in params.items() if k in accepted and v is not None})
+    angle = params.get("keogram_angle")
+    if angle is None:
+        return reducer
+    return WithKeogram(reducer, KeogramReducer(angle))

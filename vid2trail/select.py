@@ -10,9 +10,10 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .clock import parse_clock
 from .errors import EmptySelectionError, SelectionPastEndError, TimeParseError, option
 from .frames import SourceInfo
 
@@ -25,7 +26,9 @@ _CLOCK_RE = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
 class Position:
     """A frame number or a time, as the user wrote it.
 
-    Exactly one of ``frame`` and ``time_s`` is set.
+    Exactly one of ``frame`` and ``time_s`` is set, or neither for a clock time
+    (``clock``: ``2026-08-12T22:30``, ``T22:30``), which only the source's capture times resolve
+    (:func:`vid2trail.plan.on_clock`).
 
     Examples
     --------
@@ -36,6 +39,7 @@ class Position:
     frame: int | None = None
     time_s: float | None = None
     text: str = ""
+    clock: bool = False
 
     def to_frame(
         self, fps: float | None, what: str = "position", times: Sequence[float] | None = None
@@ -48,6 +52,10 @@ class Position:
         """
         if self.frame is not None:
             return self.frame
+        if self.clock:
+            raise TimeParseError(
+                f"{what} {self.text!r} is a clock time: it needs the input's capture times"
+            )
         if times and self.time_s is not None:
             if self.time_s > times[-1] and fps:
                 # Past the last frame: extrapolate, so messages name the frame the time means.
@@ -57,7 +65,7 @@ class Position:
         if not fps or self.time_s is None:
             raise TimeParseError(
                 f"{what} {self.text!r} is a time, but this input has no frame rate; "
-                "give a frame number instead"
+                "give a frame number, or for photos a clock time such as 22:30"
             )
         # Frame k is shown at k / fps; the first frame at or after t is ceil(t * fps). The small
         # tolerance keeps 4.0 s at 25 fps on frame 100 despite binary rounding of 4.0 * 25.
@@ -65,7 +73,8 @@ class Position:
 
 
 def parse_position(text: str, what: str = "position") -> Position:
-    """Parse a frame number (``120``) or a time (``90s``, ``4.5s``, ``2:00``, ``1:02:03.5``).
+    """Parse a frame number (``120``), a time (``90s``, ``4.5s``, ``2:00``, ``1:02:03.5``) or a
+    clock time (``2026-08-12T22:30:00``, ``T22:30``; :mod:`vid2trail.clock`).
 
     Parameters
     ----------
@@ -86,10 +95,14 @@ def parse_position(text: str, what: str = "position") -> Position:
     3723.5
     >>> parse_position("4.5s").time_s
     4.5
+    >>> parse_position("T22:30").clock
+    True
     """
     value = str(text).strip()
     if _FRAME_RE.match(value):
         return Position(frame=int(value), text=value)
+    if parse_clock(value) is not None:
+        return Position(text=value, clock=True)
     match = _SECONDS_RE.match(value)
     if match:
         return Position(time_s=float(match.group(1)), text=value)
@@ -103,8 +116,8 @@ def parse_position(text: str, what: str = "position") -> Position:
         total = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
         return Position(time_s=total, text=value)
     raise TimeParseError(
-        f"cannot read {what} {value!r}: give a frame number (120) or a time "
-        "(90s, 4.5s, 2:00, 1:02:03.5)"
+        f"cannot read {what} {value!r}: give a frame number (120), a time "
+        "(90s, 4.5s, 2:00, 1:02:03.5) or a clock time (T22:30, 2026-08-12T22:30)"
     )
 
 
@@ -172,6 +185,12 @@ class Window:
         """True when the start or the end is a time rather than a frame number."""
         return any(p is not None and p.time_s is not None for p in (self.start, self.end))
 
+    def uses_clock(self, bare: bool = False) -> bool:
+        """True when the start or the end is a clock time (``bare``: a plain ``22:30`` is one,
+        as for a folder of photos)."""
+        return any(p is not None and parse_clock(p.text, bare=bare) is not None
+                   for p in (self.start, self.end))  # fmt: skip
+
 
 def window_of(start: int | str | None, end: int | str | None) -> Window:
     """The window ``start`` to ``end`` (frame numbers, times, or ``"auto"``: the night's).
@@ -223,6 +242,24 @@ class FrameRange:
         if self.end is None:
             raise ValueError("open-ended window has no finite index list")
         return range(self.start, self.end, self.step)
+
+    def stacked(self, count: int, dropped: Iterable[int] = ()) -> list[int]:
+        """The frame numbers of the ``count`` frames a reducer took from this window, in order,
+        leaving out ``dropped`` (``--exclude``, ``--reject``).
+
+        Examples
+        --------
+        >>> FrameRange(100, None, 2).stacked(3, dropped=[102])
+        [100, 104, 106]
+        """
+        gone = {i for i in dropped if self.contains(i)}
+        frames: list[int] = []
+        index = self.start
+        while len(frames) < count:
+            if index not in gone:
+                frames.append(index)
+            index += self.step
+        return frames
 
     def label(self) -> str:
         """``"120-900"``, used in output names for ``--window``."""

@@ -26,6 +26,7 @@ from ..scanplot import check_picture_path, draw_scan, parse_size, require_matplo
 from ..sources import expand_glob
 from ..sources.images import list_images
 from ..version import __version__
+from . import camera_options as c
 from . import options as o
 from . import scan_options as so
 from . import video_options as v
@@ -221,6 +222,11 @@ def stack_command(
     codec: v.CodecOpt = None,
     crf: v.CrfOpt = None,
     preset: v.PresetOpt = None,
+    keogram: c.KeogramOpt = None,
+    keogram_angle: c.KeogramAngleOpt = None,
+    keogram_width: c.KeogramWidthOpt = None,
+    sort: c.SortOpt = _JOB.sort,
+    raw_half: c.RawHalfOpt = False,
     version: VersionOpt = False,
 ) -> None:
     """Stack frames of INPUT into a long-exposure still and print the path written."""

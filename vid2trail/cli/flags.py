@@ -9,7 +9,7 @@ from typing import Any
 from ..cluster import scheduler_address
 from ..encoding import VideoOptions
 from ..errors import UsageError, option
-from ..job import StackJob, TrailVideoJob, parse_reject
+from ..job import KeogramJob, StackJob, TrailVideoJob, parse_reject
 from ..median import parse_size
 from ..outputs import default_still
 from ..parallel import default_workers
@@ -26,7 +26,7 @@ _ENCODING_FLAGS = {"video_fps": "fps", "video_width": "width", "codec": "codec",
 #: Flags that are a job's field as they are, by the field's name.
 _AS_IS = ("mode", "step", "kappa", "iterations", "buffers", "dark", "backend", "stream", "hdr",
           "hwaccel", "normalize", "gain", "bit_depth", "quality", "sidecar", "argmax",
-          "overwrite", "preview")  # fmt: skip
+          "overwrite", "preview", "sort", "raw_half")  # fmt: skip
 
 
 def job_from_flags(flags: Mapping[str, Any]) -> StackJob:
@@ -64,7 +64,7 @@ def job_from_flags(flags: Mapping[str, Any]) -> StackJob:
         # that its caller guards its main module, as spawning needs).
         workers=default_workers() if workers is None else workers, threads=workers,
         still=flags.get("output") or default_still(source, mode, bool(fields.get("preview"))),
-        window_names=bool(flags.get("window")), video=_video(flags),
+        window_names=bool(flags.get("window")), video=_video(flags), keogram=_keogram(flags),
         scheduler=scheduler_address(flags.get("scheduler")), **fields,
     )  # fmt: skip
 
@@ -100,3 +100,18 @@ def _video(flags: Mapping[str, Any]) -> TrailVideoJob | None:
     )
     settings = {field: flags[k] for k, field in _VIDEO_FLAGS.items() if flags.get(k) is not None}
     return TrailVideoJob(path, encoding=encoding, **settings)
+
+
+def _keogram(flags: Mapping[str, Any]) -> KeogramJob | None:
+    """The keogram ``--keogram`` asks for, refusing its settings without it."""
+    path = flags.get("keogram")
+    given = [k for k in ("keogram_angle", "keogram_width") if flags.get(k) is not None]
+    if path is None:
+        if given:
+            raise UsageError(
+                f"{option(given[0])} sets up the keogram: add {option('keogram')} PATH "
+                "(e.g. keogram.png)"
+            )
+        return None
+    angle = flags.get("keogram_angle")
+    return KeogramJob(path, angle=0.0 if angle is None else angle, width=flags.get("keogram_width"))

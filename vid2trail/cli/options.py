@@ -25,8 +25,9 @@ STACKING = "Stacking"
 CALIBRATION = "Calibration"
 OUTPUTS = "Outputs"
 VIDEO = "Trail video"
+KEOGRAM = "Keogram"
 PERFORMANCE = "Performance"
-PANELS = (INPUT, STACKING, CALIBRATION, OUTPUTS, VIDEO, PERFORMANCE)
+PANELS = (INPUT, STACKING, CALIBRATION, OUTPUTS, VIDEO, KEOGRAM, PERFORMANCE)
 
 _NORMALIZE_DEFAULTS = (
     ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items() if n != "none") + ", others: none"
@@ -106,8 +107,9 @@ StartOpt = Annotated[
     str | None,
     typer.Option(
         metavar="POS",
-        help="First frame to stack (frame number or time), or auto: the night a quick scan "
-        "finds (its end too, unless --end is given).",
+        help="First frame to stack: a frame number, a time (90s, 2:00), a clock time (photos: "
+        "22:30; any input with a clock: T22:30 or 2026-08-12T22:30), or auto: the night a quick "
+        "scan finds (its end too, unless --end is given).",
         show_default="the first frame",
         rich_help_panel=INPUT,
     ),
@@ -116,7 +118,8 @@ EndOpt = Annotated[
     str | None,
     typer.Option(
         metavar="POS",
-        help="Stop before this frame (frame number or time), or auto (the night's end).",
+        help="Stop before this frame (as --start: frame, time or clock time), or auto (the "
+        "night's end).",
         show_default="the end",
         rich_help_panel=INPUT,
     ),
@@ -164,8 +167,8 @@ ExcludeOpt = Annotated[
     list[str] | None,
     typer.Option(
         metavar="LIST",
-        help="Frames to drop: numbers or times, ranges inclusive, e.g. 300-320,1200 or "
-        "1:05-1:10; repeatable.",
+        help="Frames to drop: numbers, times or clock times, ranges inclusive, e.g. "
+        "300-320,1200 or 1:05-1:10 (photos: 23:10-23:12 is clock time); repeatable.",
         show_default=False,
         rich_help_panel=INPUT,
     ),

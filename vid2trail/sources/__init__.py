@@ -121,6 +121,8 @@ def open_source(
     preview: bool = False,
     threads: int = 1,
     hwaccel: str = "none",
+    sort: str = "name",
+    raw_half: bool = False,
 ) -> SourceBase:
     """Open a video file, a folder of images, or a glob of images.
 
@@ -143,6 +145,10 @@ def open_source(
         For folders: images decoded at once by a thread pool.
     hwaccel : {"none", "auto", "cuda"}
         Decode video on an NVIDIA GPU (NVDEC): ``cuda`` insists, ``auto`` falls back to software.
+    sort : {"name", "time"}
+        For folders: natural name order, or the images' EXIF capture times.
+    raw_half : bool
+        For RAW files: demosaic at half size (``--preview`` does too).
 
     Returns
     -------
@@ -160,7 +166,8 @@ def open_source(
     if is_image_collection(text):
         from .images import ImageFolderSource
 
-        return ImageFolderSource(text, PREVIEW_SIDE if preview else None, threads=threads)
+        return ImageFolderSource(text, PREVIEW_SIDE if preview else None, threads=threads,
+                                 sort=sort, raw_half=raw_half)  # fmt: skip
     retired = RETIRED_BACKENDS.get(backend)
     from .pyav import PyAVSource
 

@@ -14,6 +14,7 @@ import copy
 import glob
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -24,8 +25,10 @@ from ..frames import Frame, SourceInfo
 HDR_MODES = ("tonemap", "keep")
 #: ``hwaccel`` choices: software, the GPU where there is one, the GPU or an error.
 HWACCEL_MODES = ("none", "auto", "cuda")
+#: Camera RAW files, demosaiced by LibRaw (``pip install 'vid2trail[raw]'``).
+RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".dng"})
 #: File extensions read as still images rather than video.
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff"}) | RAW_EXTENSIONS
 
 
 @runtime_checkable
@@ -60,6 +63,12 @@ class Source(Protocol):
 
     def known_times(self) -> list[float] | None:
         """:meth:`frame_times` if already read, else None; never reads the input."""
+
+    def clock_times(self) -> list[datetime] | None:
+        """Every frame's capture time on the camera's clock; None where the source has none."""
+
+    def no_clock(self) -> str:
+        """Why :meth:`clock_times` is None, as a clause that names the file."""
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count and length (may read the whole input once)."""
@@ -156,6 +165,17 @@ class SourceBase:
         """:meth:`frame_times` when they have been read already, else None; never reads the
         input (for a message or a frame's time that must not cost a pass). Default None."""
         return None
+
+    def clock_times(self) -> list[datetime] | None:
+        """When every frame was captured, as naive ``datetime`` values on the camera's clock
+        (:mod:`vid2trail.sources.capture`), read once and kept: for photos their EXIF times, for
+        a video its creation time plus each frame's time. Default None: no clock is known."""
+        return None
+
+    def no_clock(self) -> str:
+        """Why :meth:`clock_times` is None, as a clause naming the file: for a message that asks
+        for a clock time."""
+        return f"{self.info.path} carries no capture or creation time"
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count, length and frame-rate variability, where reading
@@ -268,4 +288,4 @@ def expand_glob(pattern: str) -> list[str]:
     return found
 
 
-__all__ = ["IMAGE_EXTENSIONS", "Source", "SourceBase", "expand_glob"]
+__all__ = ["IMAGE_EXTENSIONS", "RAW_EXTENSIONS", "Source", "SourceBase", "expand_glob"]

@@ -1,10 +1,13 @@
-"""A folder or glob of still images: JPEG, PNG, 8/16-bit TIFF, grayscale or colour.
+"""A folder or glob of still images: JPEG, PNG, 8/16-bit TIFF, grayscale or colour, and RAW.
 
-Files are sorted naturally (``f2`` before ``f10``, as a person numbers frames) and decoded with
-OpenCV, which applies a JPEG's EXIF orientation and keeps 16-bit depth. Files that are not images,
-and hidden files, are ignored, and so are the stills vid2trail wrote itself (an earlier result
-saved into the folder; see :mod:`~vid2trail.sources.own`), unless one is named alone. Every image
-must share the first one's size, channels and bit depth.
+Files are sorted naturally (``f2`` before ``f10``, as a person numbers frames), or by their
+capture times (``sort="time"``; :mod:`~vid2trail.sources.capture`). JPEG, PNG and TIFF decode
+with OpenCV, which applies a JPEG's EXIF orientation and keeps 16-bit depth; RAW files through
+LibRaw (:mod:`~vid2trail.sources.raw`). Files that are not images, and hidden files, are ignored,
+and so are the stills vid2trail wrote itself (an earlier result saved into the folder; see
+:mod:`~vid2trail.sources.own`), unless one is named alone. A camera shooting RAW+JPEG writes two
+files of one exposure: the JPEG twins are left out, with a note. Every image must share the first
+one's size, channels and bit depth.
 """
 
 from __future__ import annotations
@@ -19,10 +22,15 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import SourceError, UsageError, option
 from ..frames import Frame, SourceInfo
-from .base import IMAGE_EXTENSIONS, SourceBase, expand_glob
+from .base import IMAGE_EXTENSIONS, RAW_EXTENSIONS, SourceBase, expand_glob
+from .capture import capture_times
 from .own import describe_own, leave_out_own
+from .raw import read_raw
+
+#: How a folder's images are ordered: by name (natural order), or by capture time.
+SORT_ORDERS = ("name", "time")
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -96,18 +104,38 @@ def reduction_factor(width: int, height: int, max_side: int | None) -> int:
     return 8
 
 
-def read_image(path: str, reduce: int = 1, gray: bool = False) -> np.ndarray:
+def is_raw(path: str) -> bool:
+    """True for a camera RAW file (by its extension).
+
+    Examples
+    --------
+    >>> is_raw("IMG_0001.CR2"), is_raw("IMG_0001.JPG")
+    (True, False)
+    """
+    return os.path.splitext(path)[1].lower() in RAW_EXTENSIONS
+
+
+def read_image(
+    path: str, reduce: int = 1, gray: bool = False, *, raw_half: bool = False
+) -> np.ndarray:
     """Decode one image as ``H x W x C`` RGB (C = 3) or grayscale (C = 1), uint8 or uint16.
 
     Reads the bytes with numpy first so that non-ASCII paths work on every platform. ``reduce``
     (2, 4 or 8) decodes a smaller 8-bit image: in the DCT domain for JPEG (fast), by area
-    averaging for other formats; ``gray`` says whether the folder is grayscale.
+    averaging for other formats; ``gray`` says whether the folder is grayscale. A RAW file is
+    16-bit, demosaiced at half size for ``raw_half``, then area-averaged by ``reduce``.
 
     Examples
     --------
     >>> read_image("frames/f1.png").dtype  # doctest: +SKIP
     dtype('uint8')
     """
+    if is_raw(path):
+        image = read_raw(path, half=raw_half)
+        if reduce > 1:
+            size = (image.shape[1] // reduce, image.shape[0] // reduce)
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        return image
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as exc:
@@ -136,9 +164,13 @@ class ImageFolderSource(SourceBase):
         A folder (its image files), a glob such as ``"night/*.jpg"``, or one image file.
     max_side : int, optional
         Preview: decode at 1/2, 1/4 or 1/8 size (8-bit) so the longer side is at most this many
-        pixels where possible.
+        pixels where possible; RAW files demosaic at half size, then shrink.
     threads : int
-        Images decoded at once, in order, by a thread pool (OpenCV releases the GIL).
+        Images decoded at once, in order, by a thread pool (OpenCV and LibRaw release the GIL).
+    sort : {"name", "time"}
+        Natural name order, or capture-time order (every image must carry its EXIF time).
+    raw_half : bool
+        Demosaic RAW files at half size: four times fewer pixels, several times faster.
 
     Examples
     --------
@@ -149,7 +181,17 @@ class ImageFolderSource(SourceBase):
 
     settings: ClassVar[frozenset[str]] = frozenset({"threads"})
 
-    def __init__(self, path: str, max_side: int | None = None, threads: int = 1) -> None:
+    def __init__(
+        self,
+        path: str,
+        max_side: int | None = None,
+        threads: int = 1,
+        *,
+        sort: str = "name",
+        raw_half: bool = False,
+    ) -> None:
+        if sort not in SORT_ORDERS:
+            raise UsageError(f"{option('sort')} {sort!r}: choose one of {', '.join(SORT_ORDERS)}")
         self.path = path
         self.threads = threads
         self.reduce = 1
@@ -157,8 +199,8 @@ class ImageFolderSource(SourceBase):
         # An earlier result saved into the folder must not become a frame of the next run; an
         # image named alone is what the user asked for, whoever wrote it.
         files, own = (files, []) if os.path.isfile(path) else leave_out_own(files)
-        self._files = tuple(files)
-        if not self._files:
+        files, twins = leave_out_twins(files)
+        if not files:
             where = "folder" if os.path.isdir(path) else "pattern"
             if own:
                 raise SourceError(f"no images in {where} {path} but {describe_own(own)}")
@@ -166,11 +208,25 @@ class ImageFolderSource(SourceBase):
                 f"no images in {where} {path}: vid2trail reads "
                 f"{', '.join(sorted(IMAGE_EXTENSIONS))} files"
             )
-        first = read_image(self._files[0])
+        self._times: list[datetime | None] | None = None
+        notes = [f"skipped {describe_own(own)}"] if own else []
+        if twins:
+            notes.append(
+                f"left out {len(twins)} JPEG{'s' if len(twins) > 1 else ''} beside RAW files "
+                f"of the same name ({twins[0]}{', ...' if len(twins) > 1 else ''}): stacking "
+                "the RAW files; give a glob such as '*.JPG' for the JPEGs"
+            )
+        if sort == "time":
+            files, note = self._by_time(files)
+            notes += [note] if note else []
+        self._files = tuple(files)
+        self.raw_half = raw_half or (max_side is not None and any(map(is_raw, files)))
+        first = read_image(self._files[0], raw_half=self.raw_half)
         self.reduce = reduction_factor(first.shape[1], first.shape[0], max_side)
         if self.reduce > 1:
-            first = read_image(self._files[0], self.reduce, gray=first.shape[2] == 1)
+            first = self.read(self._files[0], check=False, gray=first.shape[2] == 1)
         height, width, channels = first.shape
+        raws = sum(map(is_raw, files))
         self.info = SourceInfo(
             path=path,
             width=width,
@@ -181,12 +237,49 @@ class ImageFolderSource(SourceBase):
             duration_s=None,
             frame_count=len(self._files),
             frame_count_exact=True,
-            codec="images",
+            codec="raw" if raws else "images",
             backend="images",
             pix_fmt="gray" if channels == 1 else "rgb",
             bits_per_sample=8 * first.dtype.itemsize,
-            notes=(f"skipped {describe_own(own)}",) if own else (),
+            notes=tuple(notes),
         )
+
+    def _by_time(self, files: list[str]) -> tuple[list[str], str]:
+        """The files in capture-time order (ties by name), and a note when that is not their
+        name order."""
+        times, _ = capture_times(files)
+        for name, moment in zip(files, times, strict=True):
+            if moment is None:
+                raise SourceError(
+                    f"{name} has no capture time (EXIF DateTimeOriginal): {option('sort')} time "
+                    f"needs one in every image; sort by name (the default), or move it out"
+                )
+        order = sorted(range(len(files)), key=lambda i: (times[i], i))
+        self._times = [times[i] for i in order]
+        moved = [i for rank, i in enumerate(order) if rank != i]
+        if not moved:
+            return files, ""
+        first = next(rank for rank, i in enumerate(order) if rank != i)
+        return [files[i] for i in order], (
+            f"sorted by capture time, which orders {len(moved)} files differently from their "
+            f"names (first: {files[order[first]]} before {files[first]})"
+        )
+
+    def clock_times(self) -> list[datetime] | None:
+        """The images' EXIF capture times (read once), or None when any image has none."""
+        if self._times is None:
+            self._times, _ = capture_times(self._files)
+        if any(t is None for t in self._times):
+            return None
+        return self._times  # type: ignore[return-value]
+
+    def no_clock(self) -> str:
+        times = self._times if self._times is not None else capture_times(self._files)[0]
+        missing = [name for name, t in zip(self._files, times, strict=True) if t is None]
+        if not missing:
+            return ""
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        return f"{missing[0]}{more} has no capture time (EXIF DateTimeOriginal)"
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -211,10 +304,11 @@ class ImageFolderSource(SourceBase):
             )
         return image
 
-    def read(self, name: str) -> np.ndarray:
+    def read(self, name: str, *, check: bool = True, gray: bool | None = None) -> np.ndarray:
         """Decode one file of the folder (reduced for a preview) and check it matches."""
-        image = read_image(name, self.reduce, gray=self.info.channels == 1)
-        return self.check(image, name)
+        gray = self.info.channels == 1 if gray is None else gray
+        image = read_image(name, self.reduce, gray=gray, raw_half=self.raw_half)
+        return self.check(image, name) if check else image
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield the images ``start:end:step`` in natural order.
@@ -249,6 +343,24 @@ class ImageFolderSource(SourceBase):
             finally:
                 for _, future in pending:
                     future.cancel()
+
+
+def leave_out_twins(files: list[str]) -> tuple[list[str], list[str]]:
+    """The files without the JPEGs that have a RAW twin (``IMG_1.CR2`` beside ``IMG_1.JPG``, a
+    camera's RAW+JPEG mode), and those JPEGs.
+
+    Examples
+    --------
+    >>> leave_out_twins(["a/IMG_1.CR2", "a/IMG_1.JPG", "a/IMG_2.JPG"])
+    (['a/IMG_1.CR2', 'a/IMG_2.JPG'], ['a/IMG_1.JPG'])
+    """
+    stems = {os.path.splitext(name)[0].casefold() for name in files if is_raw(name)}
+    if not stems:
+        return files, []
+    twins = [name for name in files
+             if not is_raw(name) and os.path.splitext(name)[0].casefold() in stems]  # fmt: skip
+    left_out = set(twins)
+    return [name for name in files if name not in left_out], twins
 
 
 def source_stamp(path: str) -> dict[str, Any]:

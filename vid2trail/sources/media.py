@@ -12,11 +12,13 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
 from ..errors import DecodeError, option
 from .avio import peak_nits
+from .capture import creation_clock
 
 #: Transfer characteristics that mark a stream as HDR, and what to call them.
 HDR_TRANSFERS = {"smpte2084": "PQ (HDR10)", "arib-std-b67": "HLG"}
@@ -120,6 +122,9 @@ class MediaInfo:
     start_s: float
     bitrate_kbps: int | None
     streams: tuple[StreamInfo, ...] = field(default_factory=tuple)
+    #: When the recording started, on a naive clock (:func:`~vid2trail.sources.capture.
+    #: creation_clock`); None when the container does not say.
+    created: datetime | None = None
 
     def video_streams(self) -> list[StreamInfo]:
         """The real video streams in file order (attached pictures left out)."""
@@ -258,6 +263,7 @@ def read_media(container: Any) -> MediaInfo:
         start_s=(container.start_time or 0) / 1_000_000,
         bitrate_kbps=bitrate // 1000 if bitrate else None,
         streams=tuple(streams),
+        created=creation_clock(dict(container.metadata)),
     )
 
 

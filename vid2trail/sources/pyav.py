@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import numpy as np
@@ -241,6 +242,16 @@ class PyAVSource(SourceBase):
         """:meth:`frame_times` once read (here, by a copy made after, or by a worker it was sent
         to), else None."""
         return self._times
+
+    def clock_times(self) -> list[datetime] | None:
+        """The container's creation time plus each frame's time; None when it carries none."""
+        created = self.media.created
+        if created is None:
+            return None
+        return [created + timedelta(seconds=t) for t in self.frame_times()]
+
+    def no_clock(self) -> str:
+        return f"{self.path} carries no creation time"
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count, ``variable_fps`` checked, and ``duration_s`` the
