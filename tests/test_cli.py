@@ -108,8 +108,8 @@ def errors_of(result) -> list[str]:
         (
             ["{clip}", "--start", "soon"],
             2,
-            "Error: cannot read --start 'soon': give a frame number (120) or a time (90s, 4.5s, "
-            "2:00, 1:02:03.5)",
+            "Error: cannot read --start 'soon': give a frame number (120), a time (90s, 4.5s, "
+            "2:00, 1:02:03.5) or a clock time (T22:30, 2026-08-12T22:30)",
         ),
         (
             ["{clip}", "--mode", "brightest"],
@@ -198,7 +198,7 @@ def test_folder_errors_through_cli(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert errors_of(result) == [
         f"Error: no images in folder {tmp_path / 'empty'}: vid2trail reads .jpeg, .jpg, .png, "
-        ".tif, .tiff files"
+        ".tif, .tiff and RAW (.arw, .cr2, .cr3, .dng, .nef, .orf, .pef, .raf, .rw2) files"
     ]
     folder = write_folder(tmp_path / "mixed", make_frames(3))
     cv2.imwrite(str(folder / "f10.png"), np.zeros((8, 8, 3), np.uint8))

@@ -79,8 +79,9 @@ def test_the_command_line_shows_the_same_message_with_its_flags(lossless_clip: P
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"start": "5x"}, "cannot read start '5x': give a frame number (120) or a time "
-                          "(90s, 4.5s, 2:00, 1:02:03.5)"),
+        ({"start": "5x"}, "cannot read start '5x': give a frame number (120), a time "
+                          "(90s, 4.5s, 2:00, 1:02:03.5) or a clock time (T22:30, "
+                          "2026-08-12T22:30)"),
         ({"start": 30, "end": 10}, "start 30 (frame 30) is not before end 10 (frame 10): the "
                                    "window is half-open, start <= frame < end; give an end after "
                                    "the start"),

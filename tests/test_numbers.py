@@ -136,8 +136,8 @@ def _range(flag: str, values: tuple[str, ...], text: str, cmd: str = "stack") ->
 
 def _position(flag: str) -> dict:
     """Not a frame number or a time: refused, the option and the value named."""
-    text = ("cannot read {flag} '{value}': give a frame number (120) or a time (90s, 4.5s, 2:00, "
-            "1:02:03.5)")  # fmt: skip
+    text = ("cannot read {flag} '{value}': give a frame number (120), a time (90s, 4.5s, 2:00, "
+            "1:02:03.5) or a clock time (T22:30, 2026-08-12T22:30)")  # fmt: skip
     return {v: refused(flag, v, text.format(flag=flag, value=v))
             for v in ("nan", "inf", "-inf", "-1")}  # fmt: skip
 

@@ -86,7 +86,10 @@ def read_capture_time(path: str) -> tuple[datetime | None, timezone | None]:
                                          stop_tag="SubSecTimeOriginal")  # fmt: skip
     except Exception:  # exifread raises many kinds on files it cannot parse: no time there
         tags = {}
-    text = str(tags.get("EXIF DateTimeOriginal") or tags.get("Image DateTime") or "")
+    # TIFF/EP (and so a DNG) may keep DateTimeOriginal in its first IFD; DateTime is when the
+    # file was last changed, the camera's own time where nothing edited it.
+    text = str(tags.get("EXIF DateTimeOriginal") or tags.get("Image DateTimeOriginal")
+               or tags.get("Image DateTime") or "")  # fmt: skip
     moment = parse_exif_time(text, str(tags.get("EXIF SubSecTimeOriginal") or ""))
     zone = exif_offset(str(tags.get("EXIF OffsetTimeOriginal") or ""))
     if moment is None and path.lower().endswith(tuple(RAW_EXTENSIONS)):

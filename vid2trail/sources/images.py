@@ -206,7 +206,8 @@ class ImageFolderSource(SourceBase):
                 raise SourceError(f"no images in {where} {path} but {describe_own(own)}")
             raise SourceError(
                 f"no images in {where} {path}: vid2trail reads "
-                f"{', '.join(sorted(IMAGE_EXTENSIONS))} files"
+                f"{', '.join(sorted(IMAGE_EXTENSIONS - RAW_EXTENSIONS))} and RAW "
+                f"({', '.join(sorted(RAW_EXTENSIONS))}) files"
             )
         self._times: list[datetime | None] | None = None
         notes = [f"skipped {describe_own(own)}"] if own else []
