@@ -19,12 +19,15 @@ from datetime import datetime, timedelta, timezone
 
 import exifread
 
-from .base import RAW_EXTENSIONS
+from ..errors import SourceError
+from .raw import libraw_time
 
 # exifread logs a warning for every file without EXIF ("PNG file does not have exif data"):
 # Python's last-resort handler would print those on the terminal. A missing time is ours to say.
 logging.getLogger("exifread").setLevel(logging.CRITICAL + 1)
 
+#: RAW formats that are not TIFF inside, where exifread may find nothing: LibRaw reads them.
+_NOT_TIFF = (".cr3", ".raf")
 _EXIF_TIME = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"^\s*([+-])(\d{2}):?(\d{2})\s*$")
 
@@ -92,23 +95,17 @@ def read_capture_time(path: str) -> tuple[datetime | None, timezone | None]:
                or tags.get("Image DateTime") or "")  # fmt: skip
     moment = parse_exif_time(text, str(tags.get("EXIF SubSecTimeOriginal") or ""))
     zone = exif_offset(str(tags.get("EXIF OffsetTimeOriginal") or ""))
-    if moment is None and path.lower().endswith(tuple(RAW_EXTENSIONS)):
-        moment = _libraw_time(path)
+    if moment is None and not tags and path.lower().endswith(_NOT_TIFF):
+        moment = _libraw_time(path)  # seconds only, and LibRaw opens the whole file: a fallback
     return moment, zone
 
 
 def _libraw_time(path: str) -> datetime | None:
     """LibRaw's capture time of a RAW file that exifread cannot read (CR3, RAF)."""
     try:
-        import rawpy
-    except ImportError:
+        return libraw_time(path)
+    except SourceError:  # no [raw] extra: the file is refused when it decodes
         return None
-    try:
-        with rawpy.imread(path) as raw:
-            stamp = raw.other.timestamp
-    except Exception:  # LibRaw's errors: no time from this file
-        return None
-    return stamp if isinstance(stamp, datetime) and stamp.year > 1970 else None
 
 
 def capture_times(paths: Sequence[str]) -> tuple[list[datetime | None], timezone | None]:

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 
 from ..errors import SourceError, UsageError, option
@@ -27,8 +26,10 @@ from ..frames import Frame, SourceInfo
 from .base import IMAGE_EXTENSIONS, RAW_EXTENSIONS, SourceBase, expand_glob
 from .capture import capture_times
 from .own import describe_own, leave_out_own
-from .raw import read_raw
+from .stills import is_raw, read_image, reduction_factor, shrink
 
+#: Decoded images waiting in the read-ahead beyond one a thread stay under this many bytes.
+_AHEAD_BYTES = 256 * 2**20
 #: How a folder's images are ordered: by name (natural order), or by capture time.
 SORT_ORDERS = ("name", "time")
 
@@ -73,86 +74,6 @@ def list_images(path: str) -> list[str]:
         if os.path.isfile(name) and os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
     ]
     return sorted(images, key=natural_key)
-
-
-#: JPEG's DCT can decode at 1/2, 1/4 or 1/8 size for almost no work: OpenCV's reduced modes.
-_REDUCED = {
-    (2, False): cv2.IMREAD_REDUCED_COLOR_2,
-    (4, False): cv2.IMREAD_REDUCED_COLOR_4,
-    (8, False): cv2.IMREAD_REDUCED_COLOR_8,
-    (2, True): cv2.IMREAD_REDUCED_GRAYSCALE_2,
-    (4, True): cv2.IMREAD_REDUCED_GRAYSCALE_4,
-    (8, True): cv2.IMREAD_REDUCED_GRAYSCALE_8,
-}
-
-
-def reduction_factor(width: int, height: int, max_side: int | None) -> int:
-    """The smallest of 1, 2, 4, 8 that brings the longer side to at most ``max_side`` (else 8).
-
-    Examples
-    --------
-    >>> reduction_factor(6000, 4000, 1000), reduction_factor(1280, 720, 640)
-    (8, 2)
-    >>> reduction_factor(640, 480, None)
-    1
-    """
-    if not max_side:
-        return 1
-    for factor in (1, 2, 4, 8):
-        if max(width, height) / factor <= max_side:
-            return factor
-    return 8
-
-
-def is_raw(path: str) -> bool:
-    """True for a camera RAW file (by its extension).
-
-    Examples
-    --------
-    >>> is_raw("IMG_0001.CR2"), is_raw("IMG_0001.JPG")
-    (True, False)
-    """
-    return os.path.splitext(path)[1].lower() in RAW_EXTENSIONS
-
-
-def read_image(
-    path: str, reduce: int = 1, gray: bool = False, *, raw_half: bool = False
-) -> np.ndarray:
-    """Decode one image as ``H x W x C`` RGB (C = 3) or grayscale (C = 1), uint8 or uint16.
-
-    Reads the bytes with numpy first so that non-ASCII paths work on every platform. ``reduce``
-    (2, 4 or 8) decodes a smaller 8-bit image: in the DCT domain for JPEG (fast), by area
-    averaging for other formats; ``gray`` says whether the folder is grayscale. A RAW file is
-    16-bit, demosaiced at half size for ``raw_half``, then area-averaged by ``reduce``.
-
-    Examples
-    --------
-    >>> read_image("frames/f1.png").dtype  # doctest: +SKIP
-    dtype('uint8')
-    """
-    if is_raw(path):
-        image = read_raw(path, half=raw_half)
-        if reduce > 1:
-            size = (image.shape[1] // reduce, image.shape[0] // reduce)
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        return image
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
-    flags = _REDUCED[(reduce, gray)] if reduce > 1 else cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    image = cv2.imdecode(data, flags) if data.size else None
-    if image is None:
-        raise SourceError(f"{path} is not an image OpenCV can decode; remove it or re-export it")
-    if image.dtype not in (np.uint8, np.uint16):
-        raise SourceError(
-            f"{path} has {image.dtype} samples; only 8- and 16-bit images can be stacked"
-        )
-    if image.ndim == 2:
-        return image[:, :, np.newaxis]
-    if image.shape[2] == 4:
-        image = image[:, :, :3]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class ImageFolderSource(SourceBase):
@@ -222,10 +143,15 @@ class ImageFolderSource(SourceBase):
             notes += [note] if note else []
         self._files = tuple(files)
         self.raw_half = raw_half or (max_side is not None and any(map(is_raw, files)))
-        first = read_image(self._files[0], raw_half=self.raw_half)
+        head = self._files[0]
+        first = read_image(head, raw_half=self.raw_half)
         self.reduce = reduction_factor(first.shape[1], first.shape[0], max_side)
         if self.reduce > 1:
-            first = self.read(self._files[0], check=False, gray=first.shape[2] == 1)
+            first = (shrink(first, self.reduce) if is_raw(head) else
+                     read_image(head, self.reduce, gray=first.shape[2] == 1))  # fmt: skip
+        # Decoded to learn the folder's size and depth: kept for the first frame (a 24 MP RAW
+        # takes seconds to demosaic).
+        self._first: tuple[str, np.ndarray] | None = (head, first)
         height, width, channels = first.shape
         raws = sum(map(is_raw, files))
         self.info = SourceInfo(
@@ -305,17 +231,24 @@ class ImageFolderSource(SourceBase):
             )
         return image
 
-    def read(self, name: str, *, check: bool = True, gray: bool | None = None) -> np.ndarray:
+    def read(self, name: str) -> np.ndarray:
         """Decode one file of the folder (reduced for a preview) and check it matches."""
-        gray = self.info.channels == 1 if gray is None else gray
-        image = read_image(name, self.reduce, gray=gray, raw_half=self.raw_half)
-        return self.check(image, name) if check else image
+        kept, self._first = self._first, None
+        if kept is not None and kept[0] == name:
+            return kept[1]
+        gray = self.info.channels == 1
+        return self.check(read_image(name, self.reduce, gray=gray, raw_half=self.raw_half), name)
+
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to another process without the first image (it decodes again there).
+        return {**self.__dict__, "_first": None}
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield the images ``start:end:step`` in natural order.
 
         With ``threads`` above 1, the next few images decode in a thread pool while the caller
-        stacks the current one; at most ``2 * threads`` decoded images wait, so memory stays flat.
+        stacks the current one; at most ``2 * threads`` decoded images wait (``threads`` where
+        those would pass :data:`_AHEAD_BYTES`), so memory stays flat.
         """
         stop = len(self.files) if end is None else min(end, len(self.files))
         indices = range(start, stop, step)
@@ -325,7 +258,11 @@ class ImageFolderSource(SourceBase):
             return
         from concurrent.futures import Future, ThreadPoolExecutor
 
-        ahead = 2 * self.threads
+        # Two images a thread wait, or fewer where each is large (a 24 MP RAW is 144 MB).
+        frame_bytes = (
+            self.info.height * self.info.width * self.info.channels * self.info.dtype.itemsize
+        )
+        ahead = max(self.threads, min(2 * self.threads, _AHEAD_BYTES // max(1, frame_bytes)))
         pending: deque[tuple[int, Future[np.ndarray]]] = deque()
         with ThreadPoolExecutor(self.threads, thread_name_prefix="vid2trail-decode") as pool:
             try:

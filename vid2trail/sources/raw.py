@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import datetime
 from functools import lru_cache
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -58,19 +60,68 @@ def read_raw(path: str, *, half: bool = False) -> np.ndarray:
     """
     rawpy = import_rawpy(path)
     try:
-        data = np.fromfile(path, dtype=np.uint8)  # bytes first: any file name works
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}") from exc
-    try:
-        with rawpy.imread(io.BytesIO(data.tobytes())) as raw:
+        with _open(rawpy, path) as raw:
             linear = raw.postprocess(use_camera_wb=True, no_auto_bright=True, gamma=(1, 1),
                                      output_bps=16, half_size=half)  # fmt: skip
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (rawpy.LibRawError, ValueError) as exc:
         raise SourceError(
             f"{path} is not a RAW file LibRaw can decode ({exc or type(exc).__name__}); "
             "remove it or re-export it"
         ) from None
-    return np.take(_srgb_table(), linear)
+    return encode_srgb(linear)
 
 
-__all__ = ["import_rawpy", "read_raw"]
+def libraw_time(path: str) -> datetime | None:
+    """The capture time LibRaw reads from a RAW file's own metadata, or None.
+
+    Raises
+    ------
+    SourceError
+        Without the ``[raw]`` extra.
+
+    Examples
+    --------
+    >>> libraw_time("night/IMG_0001.CR3")  # doctest: +SKIP
+    datetime.datetime(2026, 8, 12, 22, 30, 5)
+    """
+    rawpy = import_rawpy(path)
+    try:
+        with _open(rawpy, path) as raw:
+            stamp = raw.other.timestamp
+    except Exception:  # LibRaw's errors, or an unreadable file: no time from it
+        return None
+    return stamp if isinstance(stamp, datetime) and stamp.year > 1970 else None
+
+
+def _open(rawpy: ModuleType, path: str) -> Any:
+    """LibRaw on the file itself (it reads what it needs), or on its bytes for a name that is
+    not valid UTF-8 (LibRaw takes UTF-8 names only)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return rawpy.imread(io.BytesIO(np.fromfile(path, dtype=np.uint8).tobytes()))
+    return rawpy.imread(path)
+
+
+#: Rows sRGB-encoded at once: the table lookup's index temporaries stay a few MB.
+_ENCODE_ROWS = 64
+
+
+def encode_srgb(linear: np.ndarray) -> np.ndarray:
+    """16-bit linear light to 16-bit sRGB code values, in place, a band of rows at a time.
+
+    Examples
+    --------
+    >>> encode_srgb(np.array([[[0, 65535, 3277]]], np.uint16)).tolist()
+    [[[0, 65535, 16240]]]
+    """
+    table = _srgb_table()
+    for top in range(0, linear.shape[0], _ENCODE_ROWS):
+        band = linear[top : top + _ENCODE_ROWS]
+        np.take(table, band, out=band, mode="clip")  # elementwise: safe in place
+    return linear
+
+
+__all__ = ["encode_srgb", "import_rawpy", "libraw_time", "read_raw"]
