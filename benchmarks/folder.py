@@ -44,15 +44,23 @@ def night_frames(count: int, width: int = 1280, height: int = 720) -> object:
     colour = rng.uniform(0.8, 1.0, (1500, 3))
     rate = np.radians(0.125)  # 30 s at 15 deg/h
     for k in range(count):
-        frame = glow + rng.normal(0, 2.2, (height, width, 1)) + rng.normal(0, 1.2, (height, width, 3))
+        noise = rng.normal(0, 2.2, (height, width, 1)) + rng.normal(0, 1.2, (height, width, 3))
+        frame = glow + noise
         angle = rate * k
         c, s = np.cos(angle), np.sin(angle)
         rel = stars - pole
         pos = pole + rel @ np.array([[c, s], [-s, c]])
         x, y = pos[:, 0].astype(int), pos[:, 1].astype(int)
         inside = (x >= 1) & (x < width - 1) & (y >= 1) & (y < height - 1)
-        for dy, dx, share in ((0, 0, 1.0), (0, 1, 0.35), (1, 0, 0.35), (0, -1, 0.35), (-1, 0, 0.35)):
-            frame[y[inside] + dy, x[inside] + dx] += (bright[inside] * share)[:, None] * colour[inside]
+        light = bright[inside][:, None] * colour[inside]
+        for dy, dx, share in (
+            (0, 0, 1.0),
+            (0, 1, 0.35),
+            (1, 0, 0.35),
+            (0, -1, 0.35),
+            (-1, 0, 0.35),
+        ):
+            frame[y[inside] + dy, x[inside] + dx] += share * light
         frame[ground] = rng.normal(2, 1.5, (int(ground.sum()), 3))
         for wy, wx in windows:
             frame[wy : wy + 6, wx : wx + 4] = (250, 210, 140)
@@ -70,8 +78,10 @@ def make_night(folder: Path, count: int) -> Path:
     for k, frame in enumerate(night_frames(count)):
         exif = Image.Exif()
         exif[0x010F], exif[0x0110] = "vid2trail", "benchmark"  # Make, Model
-        exif.get_ifd(0x8769)[0x9003] = (start + timedelta(seconds=30 * k)).strftime("%Y:%m:%d %H:%M:%S")
-        Image.fromarray(frame).save(folder / f"IMG_{k:04d}.jpg", quality=90, subsampling=2, exif=exif)
+        taken = start + timedelta(seconds=30 * k)
+        exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
+        Image.fromarray(frame).save(folder / f"IMG_{k:04d}.jpg", quality=90, subsampling=2,
+                                    exif=exif)  # fmt: skip
     return folder
 
 
@@ -133,13 +143,16 @@ def main() -> None:
         out = Path(tmp)
         results = measure(jpeg_tasks(night, out), args.reps)
         report(f"{args.jpegs} real-like 1280x720 JPEGs, {args.reps} reps", results)
-        print(f"\nPIL loop / vid2trail max: {ratio(results, 'PIL ImageChops.lighter loop', 'vid2trail max'):.2f}x")
+        speedup = ratio(results, "PIL ImageChops.lighter loop", "vid2trail max")
+        print(f"\nPIL loop / vid2trail max: {speedup:.2f}x")
         if not args.no_raw:
             raws = make_raws(CACHE / f"dng24mp-{args.raws}", args.raws)
             results = measure(raw_tasks(raws, out), args.reps)
             report(f"{args.raws} 24 MP DNGs, {args.reps} reps", results)
-            print(f"\nfull / --preview: {ratio(results, 'vid2trail max, full size', 'vid2trail max --preview'):.2f}x; "
-                  f"full / --raw-half: {ratio(results, 'vid2trail max, full size', 'vid2trail max --raw-half'):.2f}x")
+            full = "vid2trail max, full size"
+            preview = ratio(results, full, "vid2trail max --preview")
+            half = ratio(results, full, "vid2trail max --raw-half")
+            print(f"\nfull / --preview: {preview:.2f}x; full / --raw-half: {half:.2f}x")
 
 
 if __name__ == "__main__":

@@ -337,3 +337,21 @@ def test_a_process_that_dies_fails_its_input_alone(archive: Path) -> None:
     assert rows["2024-05-01"].error == "the process stacking it died (a crash in the decoder?)"
     assert [rows[name].status for name in ("a", "2024-05-02")] == ["stacked", "stacked"]
     _assert_stacks(archive / "out", "a", "2024-05-02")
+
+
+def test_a_keogram_for_every_input(archive: Path) -> None:
+    args = ("batch", "nights", "clips/a.mkv", "-d", "out", "--keogram", "-q")
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    for name in ("2024-05-01", "2024-05-02", "a"):
+        keogram = read_rgb(archive / "out" / f"{name}-keogram.png")
+        expected = np.stack([f[:, f.shape[1] // 2] for f in FRAMES[name]], axis=1)
+        np.testing.assert_array_equal(keogram, expected)
+    assert invoke(*args).stderr == "Batch: 3 inputs: 3 up to date\n"
+    # Another angle is another keogram: stacked again.
+    again = invoke(*args, "--keogram-angle", "90")
+    assert again.stderr == "Batch: 3 inputs: 3 stacked\n"
+    assert read_rgb(archive / "out" / "a-keogram.png").shape == (64, 30, 3)
+    assert invoke("batch", "nights", "-d", "o2", "--keogram-width", "9").output.strip() == (
+        "Error: --keogram-width sets up the keogram: add --keogram"
+    )

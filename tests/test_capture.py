@@ -168,3 +168,16 @@ def test_a_videos_creation_time(tmp_path: Path, utc: None) -> None:
     # A plain 0:01 is still a time into the video.
     np.testing.assert_array_equal(vid2trail.keogram(clip, start="0:01"), every[:, 25:])
     assert creation_clock({"creation_time": "1970-01-01T00:00:00Z"}) is None
+
+
+def test_the_scan_shows_capture_times(tmp_path: Path, in_tmp: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from vid2trail.scan import measure
+
+    folder = night_folder(tmp_path / "n", [10 * k for k in range(20)])
+    with open_source(folder) as src:
+        table = measure(src, thumbnails=0)
+    assert table.clock == [NIGHT + timedelta(minutes=10 * k) for k in range(20)]
+    result = invoke("scan", folder, "-q", "-o", "scan.png")
+    assert result.exit_code == 0, result.output
+    assert read_rgb("scan.png").shape[:2] == (800, 1400)

@@ -152,6 +152,9 @@ def batch_options(batch: BatchJob) -> dict[str, Any]:
         "video": None if video is None else {
             "format": _suffix(video.path), "trail": video.trail, "trail_frames": video.trail_frames,
             "decay": video.decay, "step": video.step, **asdict(video.encoding)},
+        "keogram": None if job.keogram is None else {
+            "angle": job.keogram.angle, "width": job.keogram.width},
+        "sort": job.sort, "raw_half": job.raw_half,
         "scan": batch.scan,
     }  # fmt: skip
 
@@ -188,6 +191,10 @@ def _task(index: int, path: str, name: str, batch: BatchJob, options: dict[str, 
     if job.video is not None:
         video = replace(job.video, path=str(out / f"{name}-{job.mode}{_suffix(job.video.path)}"))
         outputs.append(Path(video.path).name)
+    keogram = None
+    if job.keogram is not None:
+        keogram = replace(job.keogram, path=str(out / f"{name}-keogram.png"))
+        outputs.append(Path(keogram.path or "").name)
     scan = str(out / f"{name}-scan.png") if batch.scan else None
     if scan is not None:
         outputs.append(Path(scan).name)
@@ -196,7 +203,8 @@ def _task(index: int, path: str, name: str, batch: BatchJob, options: dict[str, 
     # and never on a cluster of its own (a task that waited on the cluster's other workers, from
     # one of them, could wait for ever).
     threads = None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
-    stack = replace(job, input=where(path), still=str(still), video=video, dark=dark, workers=1,
+    stack = replace(job, input=where(path), still=str(still), video=video, keogram=keogram,
+                    dark=dark, workers=1,
                     threads=threads, scheduler=None, sidecar=True, overwrite=True,
                     window_names=False)  # fmt: skip
     return InputTask(index, path, name, stack, scan, tuple(outputs), options, digest)

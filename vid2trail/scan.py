@@ -20,6 +20,7 @@ import math
 import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,9 @@ class ScanTable:
     change: np.ndarray
     thumbnails: list[tuple[int, np.ndarray]] = field(default_factory=list)
     size: tuple[int, int] = (0, 0)
+    #: Each row's capture time, where the source has a clock (photos' EXIF, a video's
+    #: creation time); None where it has none.
+    clock: list[datetime] | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -148,12 +152,15 @@ def measure(
     if thumbnails and len(kept) > thumbnails:
         picks = np.linspace(0, len(kept) - 1, thumbnails).round().astype(int)
         kept = [kept[i] for i in picks]
+    clocks = source.clock_times()
+    index = np.array(columns[0], dtype=np.int64)
     return ScanTable(
         source.info,
-        np.array(columns[0], dtype=np.int64),
+        index,
         *(np.array(c, dtype=np.float64) for c in columns[1:]),
         thumbnails=kept,
         size=size,
+        clock=[clocks[i] for i in index] if clocks else None,
     )
 
 

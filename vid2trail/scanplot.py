@@ -7,6 +7,7 @@ needed, and saved atomically like every other output.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from .embed import add_png_text, json_text
 from .errors import MissingDependencyError, OutputError, option
+from .keograms import tick_times
 from .scan import ScanResult, format_clock
 from .version import __version__
 from .writers import atomic_path, check_destination
@@ -145,7 +147,9 @@ def draw_scan(
         ax.set_xlim(left, right if right > left else left + 1)
         ax.tick_params(labelbottom=False)
         fps = table.info.fps
-        if fps:
+        if table.clock and len(table.clock) > 1:
+            _clock_axis(ax, frames, table.clock)
+        elif fps:
             top = ax.secondary_xaxis("top", functions=(lambda f: f / fps, lambda t: t * fps))
             top.set_xlabel("time (m:ss)")
             top.xaxis.set_major_formatter(lambda t, _pos: format_clock(max(t, 0.0)))
@@ -164,6 +168,18 @@ def draw_scan(
     finally:
         plt.close(fig)
     return out
+
+
+def _clock_axis(ax: Any, frames: np.ndarray, clock: list[datetime]) -> None:
+    """Capture times along the top: a tick at each round hour (or 10 minutes) of the clock."""
+    seconds = np.array([(t - clock[0]).total_seconds() for t in clock])
+    if np.any(np.diff(seconds) <= 0):
+        return  # not in clock order (sorted by name): no axis maps frames to times
+    ticks = tick_times(clock[0], clock[-1])
+    at = np.interp([(t - clock[0]).total_seconds() for t in ticks], seconds, frames)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks(at, [t.strftime("%H:%M") for t in ticks])
+    top.set_xlabel(f"capture time ({clock[0]:%Y-%m-%d} {clock[0]:%H:%M} to {clock[-1]:%H:%M})")
 
 
 def _thumbnail_strip(fig: Any, cell: Any, thumbnails: list[tuple[int, np.ndarray]]) -> None:

@@ -23,6 +23,7 @@ from ..job import StackJob
 from ..parallel import default_workers
 from ..writers import STILL_FORMATS
 from . import _Panels, app
+from . import camera_options as c
 from . import options as o
 from . import video_options as v
 from .flags import job_from_flags
@@ -83,6 +84,14 @@ ScanPictureOpt = Annotated[
         rich_help_panel=o.OUTPUTS,
     ),
 ]
+BatchKeogramOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keogram",
+        help="Also write each input's keogram, DIR/<name>-keogram.png, in the same decoding pass.",
+        rich_help_panel=o.KEOGRAM,
+    ),
+]
 ForceOpt = Annotated[
     bool,
     typer.Option(
@@ -113,7 +122,8 @@ SchedulerOpt = Annotated[
 ]
 
 _EPILOG = """Each input's outputs go into DIR: <name>-<mode>.png and its provenance
-<name>-<mode>.png.json, with --video mp4 <name>-<mode>.mp4, with --scan <name>-scan.png; and
+<name>-<mode>.png.json, with --video mp4 <name>-<mode>.mp4, with --keogram <name>-keogram.png,
+with --scan <name>-scan.png; and
 DIR/manifest.json and manifest.csv list every input. <name> is the input's own (clip.mp4: clip,
 night/: night); what a folder or glob holds is named after its path below it
 (nights/2024-05-01/clip.mp4: 2024-05-01-clip); a name two inputs share gets their folder's name in
@@ -184,6 +194,11 @@ def batch_command(
     codec: v.CodecOpt = None,
     crf: v.CrfOpt = None,
     preset: v.PresetOpt = None,
+    keogram: BatchKeogramOpt = False,
+    keogram_angle: c.KeogramAngleOpt = None,
+    keogram_width: c.KeogramWidthOpt = None,
+    sort: c.SortOpt = _JOB.sort,
+    raw_half: c.RawHalfOpt = False,
     workers: BatchWorkersOpt = None,
     scheduler: SchedulerOpt = None,
     force: ForceOpt = False,
@@ -215,7 +230,11 @@ def _stack_job(given: dict[str, Any]) -> StackJob:
     elif video.lower().lstrip(".") not in _VIDEOS:
         raise UsageError(f"{option('video')} {video}: give a format, {', '.join(_VIDEOS)} (each "
                          "input's video is named after it in the output folder)")  # fmt: skip
+    keogram = [name for name in ("keogram_angle", "keogram_width") if given.get(name) is not None]
+    if keogram and not given["keogram"]:
+        raise UsageError(f"{option(keogram[0])} sets up the keogram: add {option('keogram')}")
     return job_from_flags({
         **given, "input_path": "", "output": f"stack.{still}", "workers": 1, "scheduler": None,
         "video": f"trails.{video.lower().lstrip('.')}" if video is not None else None,
+        "keogram": "keogram.png" if given["keogram"] else None,
     })  # fmt: skip
