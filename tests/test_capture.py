@@ -181,3 +181,13 @@ def test_the_scan_shows_capture_times(tmp_path: Path, in_tmp: Path) -> None:
     result = invoke("scan", folder, "-q", "-o", "scan.png")
     assert result.exit_code == 0, result.output
     assert read_rgb("scan.png").shape[:2] == (800, 1400)
+
+
+def test_info_tells_the_capture_times(tmp_path: Path, utc: None) -> None:
+    folder = night_folder(tmp_path / "n", [0, 1, 2], ["b.jpg", "a.jpg", "c.jpg"])
+    lines = invoke("info", folder).stdout.splitlines()
+    assert "captured: 2026-08-12T23:50:00 to 2026-08-12T23:52:00 (not in the names' order: " \
+           "--sort time follows the clock)" in lines  # fmt: skip
+    clip = encode(make_frames(5), tmp_path / "c.mov", extra=("-metadata",
+                  "creation_time=2026-08-12T22:30:00Z"))  # fmt: skip
+    assert "created:    2026-08-12T22:30:00" in invoke("info", clip).stdout.splitlines()

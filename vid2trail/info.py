@@ -46,6 +46,7 @@ def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[st
     with open_source(text, backend="ffmpeg", stream=stream) as source:
         if is_image_collection(text):
             info = source.info
+            clocks = source.clock_times()
             return {
                 "path": text,
                 "kind": "images",
@@ -54,7 +55,14 @@ def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[st
                 "height": info.height,
                 "channels": info.channels,
                 "bit_depth": info.bits_per_sample,
-            }
+                "raw": info.codec == "raw",
+                "first_capture": min(clocks).isoformat() if clocks else None,
+                "last_capture": max(clocks).isoformat() if clocks else None,
+                "capture_order": None if not clocks else
+                "names" if all(a <= b for a, b in zip(clocks, clocks[1:], strict=False))
+                else "differs from the names",
+                "notes": [in_words(note) for note in info.notes],
+            }  # fmt: skip
         video = cast("PyAVSource", source)  # what open_source opens a video with
         media = video.media
         return {
@@ -64,6 +72,7 @@ def describe(path: str | os.PathLike[str], stream: int | None = None) -> dict[st
             "container": media.container,
             "duration_s": media.duration_s,
             "bitrate_kbps": media.bitrate_kbps,
+            "created": media.created.isoformat() if media.created else None,
             "streams": _streams(media),
             "video": _video(video),
         }
@@ -141,8 +150,17 @@ def format_report(facts: dict[str, Any]) -> str:
             ("kind", "images"),
             ("frames", facts["frame_count"]),
             ("size", f"{facts['width']}x{facts['height']}, {facts['channels']} channels, "
-                     f"{facts['bit_depth']}-bit"),
+                     f"{facts['bit_depth']}-bit" + (", RAW (linear, sRGB-encoded)"
+                                                    if facts.get("raw") else "")),
         ]  # fmt: skip
+        if facts.get("first_capture"):
+            order = ("in the names' order" if facts["capture_order"] == "names" else
+                     "not in the names' order: --sort time follows the clock")  # fmt: skip
+            span = f"{facts['first_capture']} to {facts['last_capture']}"
+            rows.append(("captured", f"{span} ({order})"))
+        elif "first_capture" in facts:
+            rows.append(("captured", "not known (no EXIF capture time in every image)"))
+        rows += [("note", note) for note in facts.get("notes", [])]
     else:
         v = facts["video"]
         streams = "; ".join(
@@ -158,6 +176,7 @@ def format_report(facts: dict[str, Any]) -> str:
         rows = [
             ("path", facts["path"]),
             ("container", f"{facts['container']}, {facts['size_bytes']:,} bytes"),
+            ("created", _or(facts.get("created"), "not tagged")),
             ("streams", streams),
             ("video", f"stream {v['stream']}: {v['codec']} {v['profile']}".rstrip()),
             ("coded size", f"{v['coded_size'][0]}x{v['coded_size'][1]}"),
