@@ -197,3 +197,15 @@ def test_keogram_mistakes(clip8: Path, in_tmp: Path, args: list[str], message: s
     assert result.exit_code == 2, result.output
     assert result.output.strip() == message
     assert not list(in_tmp.iterdir())
+
+
+def test_grayscale_and_calibrated_keograms(tmp_path: Path, in_tmp: Path) -> None:
+    gray = band_frames(12)[:, :, :, :1]
+    folder = write_folder(tmp_path / "gray", gray, ".png")
+    np.testing.assert_array_equal(vid2trail.keogram(folder), centre_columns(gray))
+    # Calibrated frames are float linear light: the keogram file holds them sRGB-encoded again,
+    # so a black dark gives back the frames' own columns.
+    np.save(in_tmp / "dark.npy", np.zeros((30, 40, 1), np.float32))
+    result = invoke(folder, "-q", "--dark", "dark.npy", "--keogram", "k.png")
+    assert result.exit_code == 0, result.output
+    assert np.abs(read_rgb("k.png").astype(int) - centre_columns(gray)[:, :, 0]).max() <= 1

@@ -195,9 +195,9 @@ class StackJob:
             extra = " (and to a dark made from several frames)" if name == "memory" else ""
             notes.append(f"{option(name)} applies to {option('mode')} {where}{extra}; a "
                          f"{self.mode} stack does not use it")  # fmt: skip
-        if self.quality != defaults.quality and not str(self.still or "").lower().endswith(
-            (".jpg", ".jpeg")
-        ):
+        stills = (self.still, self.keogram.path if self.keogram else None)
+        jpegs = [str(p).lower().endswith((".jpg", ".jpeg")) for p in stills if p]
+        if self.quality != defaults.quality and not any(jpegs):
             notes.append(f"{option('quality')} applies to JPEG stills; {self.still} is not one")
         video = self.video
         if video is not None and Path(video.path).suffix.lower() in _PALETTE_VIDEOS:
