@@ -106,8 +106,8 @@ def main() -> None:
     args.folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(11)
     count = 1800
-    stars = np.column_stack([rng.uniform(-300, SIZE + 300, count), rng.uniform(-400, SIZE + 200, count),
-                             rng.gamma(0.8, 0.12, count).clip(0.02, 1.0)])  # fmt: skip
+    xs, ys = rng.uniform(-300, SIZE + 300, count), rng.uniform(-400, SIZE + 200, count)
+    stars = np.column_stack([xs, ys, rng.gamma(0.8, 0.12, count).clip(0.02, 1.0)])
     clouds = 0.6 * smooth_noise(rng, SIZE, 64) + 0.4 * smooth_noise(rng, SIZE, 12)
     moment, k = START, 0
     while moment <= END:
