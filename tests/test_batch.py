@@ -355,3 +355,15 @@ def test_a_keogram_for_every_input(archive: Path) -> None:
     assert invoke("batch", "nights", "-d", "o2", "--keogram-width", "9").output.strip() == (
         "Error: --keogram-width sets up the keogram: add --keogram"
     )
+
+
+def test_clock_windows_are_part_of_the_options() -> None:
+    from vid2trail.batch import batch_options
+    from vid2trail.job import StackJob
+    from vid2trail.select import window_of
+
+    def options(start: str) -> dict:
+        job = StackJob("", still="s.png", windows=(window_of(start, None),))
+        return batch_options(BatchJob(("x",), "o", job))
+
+    assert options("T22:30")["windows"] != options("T23:30")["windows"]

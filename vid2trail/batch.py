@@ -160,7 +160,11 @@ def batch_options(batch: BatchJob) -> dict[str, Any]:
 
 
 def _position(position: Any) -> Any:
-    return None if position is None else {"frame": position.frame, "time_s": position.time_s}
+    if position is None:
+        return None
+    # A clock time is known by its text alone until a source's capture times resolve it.
+    clock = position.text if position.clock else None
+    return {"frame": position.frame, "time_s": position.time_s, "clock": clock}
 
 
 def _suffix(path: str | None) -> str:

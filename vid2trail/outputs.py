@@ -390,7 +390,8 @@ def _write_keogram(
     """The keogram, each column ticked by its frame's capture time when the source has them."""
     assert isinstance(reducer, WithKeogram) and job.keogram is not None
     frames = frame_range.stacked(reducer.keogram.count, dropped)
-    return write_keogram(path, reducer.keogram, info, [clock[i] for i in frames] if clock else None,
+    known = clock is not None and bool(frames) and frames[-1] < len(clock)
+    return write_keogram(path, reducer.keogram, info, [clock[i] for i in frames] if known else None,
                          width=job.keogram.width, quality=job.quality)  # fmt: skip
 
 
