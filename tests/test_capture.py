@@ -76,7 +76,8 @@ def test_sort_by_time_needs_every_time(tmp_path: Path, in_tmp: Path) -> None:
     result = invoke(folder, "--sort", "time")
     assert result.exit_code == 1
     assert result.output.strip() == (
-        f"Error: {folder}/IMG_0005.jpg has no capture time (EXIF DateTimeOriginal): --sort time "
+        f"Error: {folder}/IMG_0005.jpg has no capture time (EXIF DateTimeOriginal, or a date and "
+        "time in its name): --sort time "
         "needs one in every image; sort by name (the default), or move it out"
     )
     assert invoke(folder, "--sort", "clock").output.strip() == (
@@ -115,7 +116,7 @@ def test_a_clock_time_needs_capture_times(tmp_path: Path, in_tmp: Path) -> None:
     assert result.exit_code == 2
     assert result.output.strip() == (
         f"Error: --start '22:30' is a clock time, but {folder}/f0.png (and 2 more) has no capture "
-        "time (EXIF DateTimeOriginal): give a frame number instead"
+        "time (EXIF DateTimeOriginal, or a date and time in its name): give a frame number instead"
     )
     clip = encode(make_frames(10), tmp_path / "plain.mkv")
     result = invoke(clip, "--exclude", "T22:30-T22:31")
@@ -191,3 +192,17 @@ def test_info_tells_the_capture_times(tmp_path: Path, utc: None) -> None:
     clip = encode(make_frames(5), tmp_path / "c.mov", extra=("-metadata",
                   "creation_time=2026-08-12T22:30:00Z"))  # fmt: skip
     assert "created:    2026-08-12T22:30:00" in invoke("info", clip).stdout.splitlines()
+
+
+def test_an_all_sky_cameras_names_give_the_times(tmp_path: Path) -> None:
+    folder = tmp_path / "allsky"
+    folder.mkdir()
+    frames = make_frames(4, 32, 24)
+    for k, stamp in enumerate(["20260812_235800", "20260812_235900", "20260813_000000",
+                               "20260813_000100"]):  # fmt: skip
+        exif_jpeg(folder / f"ccd1_{stamp}.jpg", frames[k], None)  # no EXIF time
+    with open_source(folder) as src:
+        assert src.clock_times() == [datetime(2026, 8, 12, 23, 58) + timedelta(minutes=m)
+                                     for m in range(4)]  # fmt: skip
+    every = vid2trail.keogram(folder)
+    np.testing.assert_array_equal(vid2trail.keogram(folder, start="00:00"), every[:, 2:])

@@ -2,9 +2,11 @@
 
 Photos carry ``DateTimeOriginal`` (with ``SubSecTimeOriginal`` and ``OffsetTimeOriginal`` where the
 camera writes them), read with ``exifread`` from JPEG, TIFF, PNG and the TIFF-based RAW formats,
-and through LibRaw (``rawpy``) from the others (CR3, RAF). A video's container may say when it was
-recorded (``creation_time``, UTC; Apple's ``com.apple.quicktime.creationdate``, local with its
-offset).
+and through LibRaw (``rawpy``) from the others (CR3, RAF). All-sky cameras often write no EXIF but
+name each image after its time (``image-20260812223005.jpg``, ``ccd1_20260812_223005.jpg``): a
+name holding a date and a time to the second gives it where EXIF does not. A video's container
+may say when it was recorded (``creation_time``, UTC; Apple's
+``com.apple.quicktime.creationdate``, local with its offset).
 
 Clock times are naive ``datetime`` values on the camera's clock: an EXIF time is the camera's
 local time already, and a video's UTC creation time is shown in this machine's time zone.
@@ -13,6 +15,7 @@ local time already, and a video's UTC creation time is shown in this machine's t
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -28,6 +31,12 @@ logging.getLogger("exifread").setLevel(logging.CRITICAL + 1)
 
 #: RAW formats that are not TIFF inside, where exifread may find nothing: LibRaw reads them.
 _NOT_TIFF = (".cr3", ".raf")
+#: A date and a time to the second in a file name: 20260812223005, 20260812_223005,
+#: 2026-08-12_22-30-05, 2026-08-12T22:30:05 ...
+_NAME_TIME = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})[-_]?(\d{2})[-_]?(\d{2})"  # the date
+    r"[T_\- ]?(\d{2})[-_:.h]?(\d{2})[-_:.m]?(\d{2})(?!\d)"  # the time
+)
 _EXIF_TIME = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"^\s*([+-])(\d{2}):?(\d{2})\s*$")
 
@@ -97,7 +106,29 @@ def read_capture_time(path: str) -> tuple[datetime | None, timezone | None]:
     zone = exif_offset(str(tags.get("EXIF OffsetTimeOriginal") or ""))
     if moment is None and not tags and path.lower().endswith(_NOT_TIFF):
         moment = _libraw_time(path)  # seconds only, and LibRaw opens the whole file: a fallback
+    if moment is None:
+        moment = time_in_name(path)
     return moment, zone
+
+
+def time_in_name(path: str) -> datetime | None:
+    """The date and time a file's name holds (an all-sky camera's ``image-20260812223005.jpg``),
+    or None.
+
+    Examples
+    --------
+    >>> time_in_name("allsky/image-20260812223005.jpg")
+    datetime.datetime(2026, 8, 12, 22, 30, 5)
+    >>> time_in_name("ccd1_20260812_223005.jpg"), time_in_name("IMG_0042.JPG")
+    (datetime.datetime(2026, 8, 12, 22, 30, 5), None)
+    """
+    match = _NAME_TIME.search(os.path.basename(path))
+    if not match:
+        return None
+    try:
+        return datetime(*(int(part) for part in match.groups()))  # type: ignore[misc]
+    except ValueError:
+        return None
 
 
 def _libraw_time(path: str) -> datetime | None:

@@ -178,7 +178,8 @@ class ImageFolderSource(SourceBase):
         for name, moment in zip(files, times, strict=True):
             if moment is None:
                 raise SourceError(
-                    f"{name} has no capture time (EXIF DateTimeOriginal): {option('sort')} time "
+                    f"{name} has no capture time (EXIF DateTimeOriginal, or a date and time in its "
+                    f"name): {option('sort')} time "
                     f"needs one in every image; sort by name (the default), or move it out"
                 )
         order = sorted(range(len(files)), key=lambda i: (times[i], i))
@@ -206,7 +207,8 @@ class ImageFolderSource(SourceBase):
         if not missing:
             return ""
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        return f"{missing[0]}{more} has no capture time (EXIF DateTimeOriginal)"
+        return (f"{missing[0]}{more} has no capture time (EXIF DateTimeOriginal, or a date and "
+                "time in its name)")  # fmt: skip
 
     @property
     def files(self) -> tuple[str, ...]:
