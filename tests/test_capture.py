@@ -20,14 +20,18 @@ Image = pytest.importorskip("PIL.Image")
 NIGHT = datetime(2026, 8, 12, 23, 50)
 
 
-def exif_jpeg(path: Path, pixels: np.ndarray, when: datetime | None, subsec: str = "") -> Path:
-    """A JPEG whose EXIF says it was taken ``when`` (none: no EXIF time)."""
+def exif_jpeg(
+    path: Path, pixels: np.ndarray, when: datetime | None, subsec: str = "", offset: str = ""
+) -> Path:
+    """A JPEG whose EXIF says it was taken ``when`` (none: no EXIF time), in zone ``offset``."""
     exif = Image.Exif()
     if when is not None:
         ifd = exif.get_ifd(0x8769)  # the EXIF sub-IFD
         ifd[0x9003] = when.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
         if subsec:
             ifd[0x9291] = subsec  # SubSecTimeOriginal
+        if offset:
+            ifd[0x9011] = offset  # OffsetTimeOriginal
     Image.fromarray(pixels).save(path, exif=exif, quality=95)
     return path
 
@@ -168,7 +172,10 @@ def test_a_videos_creation_time(tmp_path: Path, utc: None) -> None:
                                   every[:, :30])  # fmt: skip
     # A plain 0:01 is still a time into the video.
     np.testing.assert_array_equal(vid2trail.keogram(clip, start="0:01"), every[:, 25:])
-    assert creation_clock({"creation_time": "1970-01-01T00:00:00Z"}) is None
+    assert creation_clock({"creation_time": "1970-01-01T00:00:00Z"}) == (None, None)
+    # A time with a zone, moved onto the clock (here UTC).
+    np.testing.assert_array_equal(vid2trail.keogram(clip, start="2026-08-12T23:30:01+01:00"),
+                                  every[:, 25:])  # fmt: skip
 
 
 def test_the_scan_shows_capture_times(tmp_path: Path, in_tmp: Path) -> None:
@@ -206,3 +213,23 @@ def test_an_all_sky_cameras_names_give_the_times(tmp_path: Path) -> None:
                                      for m in range(4)]  # fmt: skip
     every = vid2trail.keogram(folder)
     np.testing.assert_array_equal(vid2trail.keogram(folder, start="00:00"), every[:, 2:])
+
+
+def test_a_clock_time_with_a_zone(tmp_path: Path, in_tmp: Path) -> None:
+    folder = tmp_path / "zoned"
+    folder.mkdir()
+    frames = make_frames(4, 32, 24)
+    for k in range(4):
+        exif_jpeg(folder / f"IMG_{k}.jpg", frames[k], NIGHT + timedelta(minutes=k), offset="+02:00")
+    every = vid2trail.keogram(folder)
+    # 21:52 UTC is 23:52 on a camera two hours ahead.
+    np.testing.assert_array_equal(
+        vid2trail.keogram(folder, start="2026-08-12T21:52Z"), every[:, 2:]
+    )
+    plain = night_folder(tmp_path / "plain", [0, 1, 2])
+    result = invoke(plain, "--start", "2026-08-12T21:52Z")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: clock time '2026-08-12T21:52Z' has a time zone, but the capture times carry none: "
+        "give the camera's own clock time, without the zone"
+    )

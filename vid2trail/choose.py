@@ -281,7 +281,8 @@ def build_filter(
         info = source.known_info()
         clocks = source.clock_times() if uses_clock(exclude, info.fps is None) else None
         times = source.frame_times() if uses_time(exclude) else None
-        exclusions = parse_exclude(exclude, info, times, clocks, source.no_clock())
+        exclusions = parse_exclude(exclude, info, times, clocks, source.no_clock(),
+                                   source.clock_zone())  # fmt: skip
     rejector = FlashRejector(reject_k) if reject_k is not None else None
     keep = FrameFilter(exclusions, rejector)
     if rejector is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 from .errors import TimeParseError, option
 
@@ -37,7 +37,8 @@ def parse_clock(text: str, *, bare: bool = False) -> datetime | time | None:
     """A clock time: a ``datetime`` for ``2026-08-12T22:30[:00]``, a ``time`` of day for
     ``T22:30`` (or a bare ``22:30`` when ``bare``, as a folder reads it); None for anything else.
 
-    A zone (``Z``, ``+02:00``) is read and dropped: the clock is the camera's.
+    A zone (``Z``, ``+02:00``) makes the ``datetime`` aware: :func:`in_capture` moves it onto the
+    camera's clock.
 
     Examples
     --------
@@ -49,12 +50,23 @@ def parse_clock(text: str, *, bare: bool = False) -> datetime | time | None:
     value = str(text).strip()
     match = _ISO_RE.match(value)
     if match:
-        day, clock, _zone = match.groups()
+        day, clock, zone = match.groups()
         moment = _time_of_day(clock, value)
-        return datetime.combine(date.fromisoformat(day), moment) if moment else None
+        if moment is None:
+            return None
+        joined = datetime.combine(date.fromisoformat(day), moment)
+        return joined.replace(tzinfo=_zone(zone)) if zone else joined
     if value.startswith("T") or bare:
         return _time_of_day(value, value) if _DAY_RE.match(value) else None
     return None
+
+
+def _zone(text: str) -> timezone:
+    if text == "Z":
+        return timezone.utc
+    sign, digits = text[0], text[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return timezone(-delta if sign == "-" else delta)
 
 
 def _time_of_day(text: str, value: str) -> time | None:
@@ -68,10 +80,17 @@ def _time_of_day(text: str, value: str) -> time | None:
     return time(hours, minutes, whole, int(round((seconds - whole) * 1e6)))
 
 
-def in_capture(moment: datetime | time, clocks: Sequence[datetime]) -> datetime:
-    """The moment a clock time names within a capture: a ``datetime`` as it is; a time of day on
-    the first date at which it falls between the first and the last capture time, else on the
-    date that brings it nearest to them.
+def in_capture(
+    moment: datetime | time, clocks: Sequence[datetime], zone: tzinfo | None = None, text: str = ""
+) -> datetime:
+    """The moment a clock time names within a capture: a ``datetime`` as it is (one with a zone
+    moved into the camera's ``zone``); a time of day on the first date at which it falls between
+    the first and the last capture time, else on the date that brings it nearest to them.
+
+    Raises
+    ------
+    TimeParseError
+        For a time with a zone where the capture times have none (``text`` names it).
 
     Examples
     --------
@@ -79,6 +98,13 @@ def in_capture(moment: datetime | time, clocks: Sequence[datetime]) -> datetime:
     >>> in_capture(time(4, 0), night), in_capture(time(20, 0), night)
     (datetime.datetime(2026, 8, 13, 4, 0), datetime.datetime(2026, 8, 12, 20, 0))
     """
+    if isinstance(moment, datetime) and moment.tzinfo is not None:
+        if zone is None:
+            raise TimeParseError(
+                f"clock time {text!r} has a time zone, but the capture times carry none: give "
+                "the camera's own clock time, without the zone"
+            )
+        return moment.astimezone(zone).replace(tzinfo=None)
     if isinstance(moment, datetime):
         return moment
     first, last = min(clocks), max(clocks)
@@ -116,7 +142,13 @@ def last_at_or_before(moment: datetime, clocks: Sequence[datetime]) -> int:
 
 
 def clock_frame(
-    text: str, clocks: Sequence[datetime] | None, what: str, no_clock: str, *, bare: bool
+    text: str,
+    clocks: Sequence[datetime] | None,
+    what: str,
+    no_clock: str,
+    *,
+    bare: bool,
+    zone: tzinfo | None = None,
 ) -> int | None:
     """The frame a clock-time position names (the first at or after it), or None when ``text``
     is not a clock time.
@@ -141,7 +173,7 @@ def clock_frame(
         raise TimeParseError(
             f"{what} {text!r} is a clock time, but {no_clock}: give a frame number instead"
         )
-    return first_at_or_after(in_capture(moment, clocks), clocks)
+    return first_at_or_after(in_capture(moment, clocks, zone, text), clocks)
 
 
 def say(moment: datetime) -> str:

@@ -8,7 +8,7 @@ import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from .clock import first_at_or_after, in_capture, last_at_or_before, parse_clock
 from .errors import TimeParseError, UsageError, option
@@ -65,6 +65,7 @@ def parse_exclude(
     times: Sequence[float] | None = None,
     clocks: Sequence[datetime] | None = None,
     no_clock: str = "",
+    zone: tzinfo | None = None,
 ) -> Exclusions:
     """Read ``--exclude`` values: ``300-320,1200,1:05-1:10`` (inclusive at both ends).
 
@@ -87,7 +88,7 @@ def parse_exclude(
         The frames' capture times (``source.clock_times()``), for clock times
         (``T22:30-T22:35``, and ``22:30-22:35`` for a folder: :mod:`vid2trail.clock`); a range
         of clock times names the frames captured within it. ``no_clock`` says why a source has
-        none.
+        none; ``zone`` is the camera's, for a clock time given with a zone.
 
     Examples
     --------
@@ -102,7 +103,7 @@ def parse_exclude(
             item = item.strip()
             if not item:
                 continue
-            where = _Where(info, times, clocks, no_clock, item)
+            where = _Where(info, times, clocks, no_clock, item, zone)
             match = _split_range(item)
             if match:
                 first = where.frame(match[0], last=False)
@@ -143,9 +144,10 @@ class _Where:
         clocks: Sequence[datetime] | None,
         no_clock: str,
         item: str,
+        zone: tzinfo | None = None,
     ) -> None:
         self.info, self.times, self.clocks, self.no_clock = info, times, clocks, no_clock
-        self.item = item
+        self.item, self.zone = item, zone
         self.bare = info.fps is None  # a folder: a colon time is a clock time
 
     def _moment(self, text: str) -> datetime | None:
@@ -157,7 +159,7 @@ class _Where:
                 f"{option('exclude')} {self.item!r} is a clock time, but {self.no_clock}: give "
                 "frame numbers instead"
             )
-        return in_capture(moment, self.clocks)
+        return in_capture(moment, self.clocks, self.zone, text.strip())
 
     def in_order(self, first: str, last: str) -> bool:
         """True when both ends are times and the first is not after the last."""

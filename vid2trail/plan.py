@@ -143,11 +143,12 @@ def on_clock(windows: Sequence[Window], source: SourceBase) -> list[Window]:
         return list(windows)
     clocks = source.clock_times()
     reason = source.no_clock() if clocks is None else ""
+    zone = source.clock_zone()
 
     def resolved(position: Position | None, what: str) -> Position | None:
         if position is None:
             return None
-        frame = clock_frame(position.text, clocks, what, reason, bare=bare)
+        frame = clock_frame(position.text, clocks, what, reason, bare=bare, zone=zone)
         return position if frame is None else Position(frame=frame, text=position.text)
 
     return [replace(w, start=resolved(w.start, option("start")), end=resolved(w.end, option("end")))

@@ -14,7 +14,7 @@ import copy
 import glob
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from types import TracebackType
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -69,6 +69,9 @@ class Source(Protocol):
 
     def no_clock(self) -> str:
         """Why :meth:`clock_times` is None, as a clause that names the file."""
+
+    def clock_zone(self) -> tzinfo | None:
+        """The time zone of :meth:`clock_times`, where it is known."""
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count and length (may read the whole input once)."""
@@ -176,6 +179,11 @@ class SourceBase:
         """Why :meth:`clock_times` is None, as a clause naming the file: for a message that asks
         for a clock time."""
         return f"{self.info.path} carries no capture or creation time"
+
+    def clock_zone(self) -> tzinfo | None:
+        """The zone :meth:`clock_times` are in, where it is known (a photo's
+        ``OffsetTimeOriginal``); a clock time given with a zone is moved into it. Default None."""
+        return None
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count, length and frame-rate variability, where reading

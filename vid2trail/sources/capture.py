@@ -18,7 +18,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import exifread
 
@@ -156,27 +156,28 @@ def capture_times(paths: Sequence[str]) -> tuple[list[datetime | None], timezone
     return times, zone
 
 
-def creation_clock(tags: dict[str, str]) -> datetime | None:
-    """A video's recording start on a naive clock, from its container tags: Apple's local
-    ``com.apple.quicktime.creationdate`` first, else ``creation_time`` (UTC) in this machine's
-    zone; None without either.
+def creation_clock(tags: dict[str, str]) -> tuple[datetime | None, tzinfo | None]:
+    """A video's recording start on a naive clock, and that clock's zone, from its container
+    tags: Apple's local ``com.apple.quicktime.creationdate`` first, else ``creation_time`` (UTC)
+    in this machine's zone; ``(None, None)`` without either.
 
     Examples
     --------
-    >>> creation_clock({"com.apple.quicktime.creationdate": "2026-08-12T22:30:00+0200"})
+    >>> creation_clock({"com.apple.quicktime.creationdate": "2026-08-12T22:30:00+0200"})[0]
     datetime.datetime(2026, 8, 12, 22, 30)
     >>> creation_clock({})
+    (None, None)
     """
-    local = tags.get("com.apple.quicktime.creationdate", "")
-    moment = _iso(local)
+    moment = _iso(tags.get("com.apple.quicktime.creationdate", ""))
     if moment is not None:
-        return moment.replace(tzinfo=None)
+        return moment.replace(tzinfo=None), moment.tzinfo
     moment = _iso(tags.get("creation_time", ""))
     if moment is None or moment.year <= 1970:  # 1970 or 1904: a camera that never set it
-        return None
+        return None, None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone().replace(tzinfo=None)
+    local = moment.astimezone()
+    return local.replace(tzinfo=None), local.tzinfo
 
 
 def _iso(text: str) -> datetime | None:

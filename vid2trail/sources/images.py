@@ -16,7 +16,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, ClassVar
 
 import numpy as np
@@ -131,6 +131,7 @@ class ImageFolderSource(SourceBase):
                 f"({', '.join(sorted(RAW_EXTENSIONS))}) files"
             )
         self._times: list[datetime | None] | None = None
+        self._zone: tzinfo | None = None
         notes = [f"skipped {describe_own(own)}"] if own else []
         if twins:
             notes.append(
@@ -174,7 +175,7 @@ class ImageFolderSource(SourceBase):
     def _by_time(self, files: list[str]) -> tuple[list[str], str]:
         """The files in capture-time order (ties by name), and a note when that is not their
         name order."""
-        times, _ = capture_times(files)
+        times, self._zone = capture_times(files)
         for name, moment in zip(files, times, strict=True):
             if moment is None:
                 raise SourceError(
@@ -196,10 +197,15 @@ class ImageFolderSource(SourceBase):
     def clock_times(self) -> list[datetime] | None:
         """The images' EXIF capture times (read once), or None when any image has none."""
         if self._times is None:
-            self._times, _ = capture_times(self._files)
+            self._times, self._zone = capture_times(self._files)
         if any(t is None for t in self._times):
             return None
         return self._times  # type: ignore[return-value]
+
+    def clock_zone(self) -> tzinfo | None:
+        """The camera's zone, from the first EXIF ``OffsetTimeOriginal`` (None without one)."""
+        self.clock_times()
+        return self._zone
 
     def no_clock(self) -> str:
         times = self._times if self._times is not None else capture_times(self._files)[0]

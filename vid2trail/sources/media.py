@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import Any
 
@@ -125,6 +125,8 @@ class MediaInfo:
     #: When the recording started, on a naive clock (:func:`~vid2trail.sources.capture.
     #: creation_clock`); None when the container does not say.
     created: datetime | None = None
+    #: The zone ``created`` is in (the tag's own, or this machine's for a UTC tag).
+    created_zone: tzinfo | None = None
 
     def video_streams(self) -> list[StreamInfo]:
         """The real video streams in file order (attached pictures left out)."""
@@ -263,7 +265,9 @@ def read_media(container: Any) -> MediaInfo:
         start_s=(container.start_time or 0) / 1_000_000,
         bitrate_kbps=bitrate // 1000 if bitrate else None,
         streams=tuple(streams),
-        created=creation_clock(dict(container.metadata)),
+        **dict(
+            zip(("created", "created_zone"), creation_clock(dict(container.metadata)), strict=True)
+        ),
     )
 
 

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
 import numpy as np
@@ -252,6 +252,11 @@ class PyAVSource(SourceBase):
 
     def no_clock(self) -> str:
         return f"{self.path} carries no creation time"
+
+    def clock_zone(self) -> tzinfo | None:
+        """The zone of the creation time as :attr:`media` holds it (see
+        :func:`~vid2trail.sources.capture.creation_clock`)."""
+        return self.media.created_zone
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count, ``variable_fps`` checked, and ``duration_s`` the
