@@ -33,6 +33,7 @@ _EXPORTS = {
     "pipeline": ("FrameSink", "run_reducers"),
     "reducers": ("REDUCERS", "Reducer", "make_reducer"),
     "select": ("FrameRange", "Window", "parse_position", "resolve_window"),
+    "sky": ("SkyMotion", "sky_motion"),
     "sources": ("open_source",),
     "trails": ("FrameRenderer", "Trail", "comet_decay", "make_trail"),
     "video": ("TrailVideo", "progressive_frames", "trail_video"),
@@ -92,6 +93,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .pipeline import FrameSink, run_reducers
     from .reducers import REDUCERS, Reducer, make_reducer
     from .select import FrameRange, Window, parse_position, resolve_window
+    from .sky import SkyMotion, sky_motion
     from .sources import open_source
     from .trails import FrameRenderer, Trail, comet_decay, make_trail
     from .video import TrailVideo, progressive_frames, trail_video
@@ -114,6 +116,7 @@ __all__ = [
     "OutputError",
     "Reducer",
     "SelectionPastEndError",
+    "SkyMotion",
     "SourceError",
     "SourceInfo",
     "SourceNotFoundError",
@@ -145,6 +148,7 @@ __all__ = [
     "run",
     "run_batch",
     "run_reducers",
+    "sky_motion",
     "srgb_to_linear",
     "stack",
     "to_output",

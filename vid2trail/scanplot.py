@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .keograms import tick_times
 from .scan import ScanResult, format_clock
 from .version import __version__
 from .writers import atomic_path, check_destination
+
+if TYPE_CHECKING:
+    from .sky import SkyMotion
 
 #: Extensions the picture may be saved as.
 PICTURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".svg": "svg", ".pdf": "pdf"}
@@ -96,6 +99,7 @@ def draw_scan(
     *,
     size: tuple[int, int] = DEFAULT_SIZE,
     title: str | None = None,
+    motion: SkyMotion | None = None,
 ) -> Path:
     """Draw the scan picture and write it atomically.
 
@@ -115,6 +119,9 @@ def draw_scan(
         Width and height in pixels (at 100 dpi).
     title : str, optional
         Defaults to the input's name.
+    motion : SkyMotion, optional
+        The sky's motion (:func:`vid2trail.sky.sky_motion`): its pole and rate go under the
+        heading.
 
     Examples
     --------
@@ -156,6 +163,9 @@ def draw_scan(
         window = f"frames {result.start} to {result.end}"
         heading = (f"{title or table.info.path}: {len(table)} frames; window {window}; "
                    f"{len(result.rejected_frames)} rejected")  # fmt: skip
+        if motion is not None:
+            heading += "\n" + "; ".join(line.removeprefix("Sky motion: ")
+                                         for line in motion.describe()[:2])  # fmt: skip
         # A name that is not UTF-8 holds undecodable bytes, which no font can draw.
         heading = heading.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         fig.suptitle(heading, fontsize=11)

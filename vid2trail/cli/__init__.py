@@ -278,6 +278,7 @@ def scan_command(
     stream: o.StreamOpt = None,
     size: so.SizeOpt = so.DEFAULT_PICTURE,
     backend: o.BackendOpt = "auto",
+    motion: so.MotionOpt = False,
     overwrite: o.OverwriteOpt = False,
     quiet: o.QuietOpt = False,
 ) -> None:
@@ -294,14 +295,23 @@ def scan_command(
         result = scan(input_path, reject_k=reject_k, width=scan_width, backend=backend,
                       stream=stream, thumbnails=THUMBNAILS if picture else 0,
                       progress=progress)  # fmt: skip
+    sky = None
+    if motion:
+        from ..select import FrameRange
+        from ..sky import sky_motion
+
+        sky = sky_motion(input_path, FrameRange(result.start, result.end))
     if picture is not None:
-        draw_scan(result, picture, size=pixels, title=default_stem(input_path))
-    for line in result.summary(input_path):
+        draw_scan(result, picture, size=pixels, title=default_stem(input_path), motion=sky)
+    for line in [*result.summary(input_path), *(sky.describe() if sky else [])]:
         echo(line, err=True)
     if json_out:
         if picture is not None:
             echo(f"Wrote {picture}", err=True)
-        echo(json.dumps(result.to_dict(input_path), indent=1))
+        facts = result.to_dict(input_path)
+        if sky is not None:
+            facts["sky_motion"] = sky.as_dict()
+        echo(json.dumps(facts, indent=1))
     elif picture is not None:
         echo(str(picture))
 

@@ -42,3 +42,12 @@ SizeOpt = Annotated[str, typer.Option(metavar="WxH", help="Picture size in pixel
 #: The picture size ``scan`` draws by default.
 DEFAULT_PICTURE = f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]}"
 DEFAULT_SCAN_WIDTH = SCAN_WIDTH
+MotionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--motion",
+        help="Also measure the sky's motion over the night: stars matched between frames, the "
+        "pole (in image pixels) and the rate, and whether the camera stayed still (about 30 "
+        "frames decoded at full size).",
+    ),
+]

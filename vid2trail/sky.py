@@ -1,0 +1,547 @@
+"""The sky's motion, measured: stars detected in each frame, matched, and fitted with homographies.
+
+A camera on a tripod sees the sky turn rigidly about the celestial pole. In the image that motion
+between two frames is one homography, ``H = K R K^-1``; between frames at a constant interval it is
+the same ``H`` every time, so ``H_k = H^k`` and its fractional powers give the sky at any moment in
+between. ``H`` is similar to the rotation ``R``, so its eigenvalues (scaled by the real one) are
+``1, e^{+i theta}, e^{-i theta}``: ``theta`` is the sky's true turn per frame, whatever the lens,
+and the real eigenvalue's eigenvector is the pole in image coordinates (it may lie outside the
+frame, or at infinity for a camera aimed at the celestial equator).
+
+The fit, :func:`sky_motion`:
+
+1. Stars are detected on luma against the local background with ``sep`` (Source Extractor as a
+   library), brightest first (:func:`detect_stars`).
+2. Neighbouring frames are matched (a translation from phase correlation first, then mutual
+   nearest neighbours) and fitted with RANSAC (:func:`fit_homography`), so planes, noise and lit
+   windows on the ground, which do not follow the sky, are outliers.
+3. The steady model grows from that first step: ``H^k`` predicts where the stars of frame 0 are in
+   frame ``k`` for ``k = 2, 4, 8, ...`` up to the end of the window, each fit refines ``H``, and
+   the long baseline makes it precise (a pole to a pixel, a rate to a fraction of a percent).
+4. Steps spread over the window are fitted on their own; one that the steady model does not
+   predict to a pixel is a break (a bumped tripod, a cut, a moving platform such as the ISS).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .color import luma
+from .errors import SourceError
+from .frames import Frame
+from .select import FrameRange
+from .sources import SourceBase
+
+#: Stars a frame needs for the motion to be measured.
+MIN_STARS = 12
+#: A step the steady model misses by more than this (pixels, root mean square over the frame)
+#: is a break.
+BREAK_PX = 1.0
+#: The sidereal rate: the sky turns 360 degrees in 23 h 56 min 4 s.
+SIDEREAL_DEG_PER_HOUR = 360 / (23 + 56 / 60 + 4.0905 / 3600)
+#: Consecutive steps fitted alone to check that the motion is steady.
+CHECKED_STEPS = 12
+
+
+def detect_stars(image: np.ndarray, *, threshold: float = 5.0, most: int = 400) -> np.ndarray:
+    """The stars of one frame: ``N x 3`` rows of ``x, y, flux``, brightest first.
+
+    ``image`` is a frame (``H x W x C``, any dtype) or its luma (``H x W``). Sources more than
+    ``threshold`` times the background's noise above the local background (64-pixel mesh) are
+    kept when they are compact (at most 400 pixels, not elongated like a plane's streak).
+
+    Examples
+    --------
+    >>> sky = np.random.default_rng(0).normal(10, 1, (64, 64)).astype(np.float32)
+    >>> sky[20:23, 30:33] += 40
+    >>> stars = detect_stars(sky)
+    >>> stars.shape, [round(v) for v in stars[0, :2]]
+    ((1, 3), [31, 21])
+    """
+    import sep
+
+    data = image if image.ndim == 2 else luma(image)
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    background = sep.Background(data, bw=64, bh=64)
+    rest = data - background
+    sep.set_extract_pixstack(max(300_000, data.size // 2))
+    try:
+        found = sep.extract(rest, threshold, err=background.globalrms, minarea=3)
+    except Exception:  # sep's buffer errors on a frame that is all structure: no stars there
+        return np.zeros((0, 3))
+    compact = (found["npix"] <= 400) & (found["b"] > 0.4 * found["a"])
+    found = found[compact]
+    order = np.argsort(found["flux"])[::-1][:most]
+    found = found[order]
+    if not len(found):
+        return np.zeros((0, 3))
+    # Windowed centroids (Source Extractor's XWIN): a fraction of the isophotal ones' error.
+    radius, _ = sep.flux_radius(rest, found["x"], found["y"], 6.0 * found["a"], 0.5)
+    sig = np.clip(2.0 / 2.35 * np.nan_to_num(radius, nan=1.0), 0.5, 5.0)
+    x, y, flags = sep.winpos(rest, found["x"], found["y"], sig)
+    bad = (flags != 0) | ~np.isfinite(x) | ~np.isfinite(y)
+    x, y = np.where(bad, found["x"], x), np.where(bad, found["y"], y)
+    return np.column_stack([x, y, found["flux"]])
+
+
+def match_stars(
+    a: np.ndarray, b: np.ndarray, predicted: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs of the stars ``a`` (at their ``predicted`` positions in ``b``'s frame) and
+    ``b`` that are each other's nearest neighbours within ``radius`` pixels.
+
+    Examples
+    --------
+    >>> a = np.array([[0.0, 0.0], [10.0, 0.0]]); b = np.array([[10.5, 0.0], [0.4, 0.2]])
+    >>> match_stars(a, b, a, 2.0)
+    (array([0, 1]), array([1, 0]))
+    """
+    if len(predicted) == 0 or len(b) == 0:
+        return np.zeros(0, int), np.zeros(0, int)
+    distance = np.hypot(
+        predicted[:, None, 0] - b[None, :, 0], predicted[:, None, 1] - b[None, :, 1]
+    )
+    nearest_b = distance.argmin(axis=1)
+    nearest_a = distance.argmin(axis=0)
+    mine = np.arange(len(predicted))
+    mutual = (nearest_a[nearest_b] == mine) & (distance[mine, nearest_b] <= radius)
+    return mine[mutual], nearest_b[mutual]
+
+
+def fit_homography(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A robust homography from ``src`` to ``dst`` points (RANSAC, 1.5 px), refined by least
+    squares on its inliers: ``(H, inlier mask)``, or None with fewer than 8 inliers."""
+    if len(src) < 8:
+        return None
+    h, mask = cv2.findHomography(src.astype(np.float64), dst.astype(np.float64), cv2.RANSAC, 1.5)
+    if h is None:
+        return None
+    inliers = mask.ravel().astype(bool)
+    if inliers.sum() < 8:
+        return None
+    refined, _ = cv2.findHomography(src[inliers], dst[inliers], 0)
+    best = refined if refined is not None else h
+    return best / best[2, 2], inliers
+
+
+def apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``points`` (``N x 2``) moved by the homography ``h``.
+
+    Examples
+    --------
+    >>> apply(np.array([[1, 0, 5], [0, 1, -2], [0, 0, 1.0]]), np.array([[1.0, 1.0]])).tolist()
+    [[6.0, -1.0]]
+    """
+    if len(points) == 0:
+        return points.reshape(0, 2)
+    moved = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float64), h)
+    return moved.reshape(-1, 2)
+
+
+def power(h: np.ndarray, s: float) -> np.ndarray:
+    """``h`` to the real power ``s`` through its eigendecomposition (the sky at a fraction of a
+    step); ``h`` scaled so that its real eigenvalue is 1.
+
+    Examples
+    --------
+    >>> turn = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # 90 degrees about the origin
+    >>> np.round(power(turn, 0.5) @ power(turn, 0.5), 9).tolist() == turn.tolist()
+    True
+    """
+    values, vectors = np.linalg.eig(normalized(h))
+    raised = vectors @ np.diag(values.astype(complex) ** s) @ np.linalg.inv(vectors)
+    return np.real(raised)
+
+
+def normalized(h: np.ndarray) -> np.ndarray:
+    """``h`` divided by its real eigenvalue (the one nearest the real axis), so a pure turn has
+    eigenvalues ``1, e^{+-i theta}``."""
+    values = np.linalg.eigvals(h)
+    real = values[np.argmin(np.abs(values.imag))].real
+    return h / real
+
+
+def turn_and_pole(h: np.ndarray) -> tuple[float, tuple[float, float] | None]:
+    """The turn per step in degrees (the complex eigenvalues' angle) and the pole in image
+    coordinates (the real eigenvalue's eigenvector; None at infinity).
+
+    Examples
+    --------
+    >>> c, s = math.cos(0.01), math.sin(0.01)
+    >>> about = np.array([[c, -s, 50 * (1 - c) + 40 * s], [s, c, 40 * (1 - c) - 50 * s], [0, 0, 1]])
+    >>> degrees, pole = turn_and_pole(about)
+    >>> round(degrees, 4), [round(v, 6) for v in pole]
+    (0.573, [50.0, 40.0])
+    """
+    values, vectors = np.linalg.eig(normalized(h))
+    real = int(np.argmin(np.abs(values.imag)))
+    others = [v for i, v in enumerate(values) if i != real]
+    degrees = float(np.degrees(np.max(np.abs(np.angle(others)))))
+    axis = np.real(vectors[:, real])
+    if abs(axis[2]) < 1e-12 * max(1.0, float(np.abs(axis[:2]).max())):
+        return degrees, None
+    return degrees, (float(axis[0] / axis[2]), float(axis[1] / axis[2]))
+
+
+def step_error(a: np.ndarray, b: np.ndarray, width: int, height: int) -> float:
+    """How far two homographies move the points of a grid over the frame apart (pixels, RMS)."""
+    xs, ys = np.meshgrid(np.linspace(0, width - 1, 9), np.linspace(0, height - 1, 9))
+    grid = np.column_stack([xs.ravel(), ys.ravel()])
+    return float(np.sqrt(np.mean(np.sum((apply(a, grid) - apply(b, grid)) ** 2, axis=1))))
+
+
+def rotation(axis: np.ndarray, angle: float) -> np.ndarray:
+    """The rotation by ``angle`` radians about the unit vector ``axis`` (Rodrigues).
+
+    Examples
+    --------
+    >>> np.round(rotation(np.array([0.0, 0, 1]), math.pi / 2), 9).tolist()
+    [[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    x, y, z = axis
+    c, s, t = math.cos(angle), math.sin(angle), 1 - math.cos(angle)
+    return np.array([[t * x * x + c, t * x * y - s * z, t * x * z + s * y],
+                     [t * x * y + s * z, t * y * y + c, t * y * z - s * x],
+                     [t * x * z - s * y, t * y * z + s * x, t * z * z + c]])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The sky's turn as a camera on a tripod sees it: ``H_k = K R(axis, k * angle) K^-1``,
+    with the focal length ``focal`` (pixels), the principal point at the frame's centre, and the
+    axis through the pole ``(u, v)`` of the image."""
+
+    focal: float
+    pole: tuple[float, float]
+    angle: float
+    centre: tuple[float, float]
+
+    def camera(self) -> np.ndarray:
+        return np.array([[self.focal, 0, self.centre[0]], [0, self.focal, self.centre[1]],
+                         [0, 0, 1]])  # fmt: skip
+
+    def homography(self, steps: float) -> np.ndarray:
+        k = self.camera()
+        axis = np.linalg.solve(k, np.array([*self.pole, 1.0]))
+        h = k @ rotation(axis / np.linalg.norm(axis), self.angle * steps) @ np.linalg.inv(k)
+        return h / h[2, 2]
+
+
+def refine_turn(
+    unit: np.ndarray, tracks: Sequence[tuple[int, np.ndarray, np.ndarray]], width: int, height: int
+) -> Turn | None:
+    """The rotation model fitted to every tracked star at once (Gauss-Newton on the focal
+    length, the pole and the turn per step), starting from the homography ``unit``; None where
+    the pole is at infinity or the model does not fit (a moving platform).
+
+    The tracks are ``(k, positions in frame 0, positions in frame k)``. Four parameters instead of
+    a homography's eight, fitted over every baseline, put the pole within a pixel where a
+    homography's eigenvector wanders by several.
+    """
+    degrees, pole = turn_and_pole(unit)
+    if pole is None or degrees <= 0 or not tracks:
+        return None
+    try:
+        return _best_turn(unit, tracks, width, height, degrees, pole)
+    except (np.linalg.LinAlgError, ValueError, OverflowError):  # a degenerate fit: keep H
+        return None
+
+
+def _best_turn(
+    unit: np.ndarray,
+    tracks: Sequence[tuple[int, np.ndarray, np.ndarray]],
+    width: int,
+    height: int,
+    degrees: float,
+    pole: tuple[float, float],
+) -> Turn | None:
+    centre = (width / 2, height / 2)
+    # The focal length that makes K^-1 H K most nearly a rotation.
+    normal = normalized(unit)
+    focal = min(np.geomspace(0.2 * width, 50 * width, 240),
+                key=lambda f: _non_rotation(normal, f, centre))  # fmt: skip
+    best: Turn | None = None
+    best_cost = math.inf
+    for sign in (1, -1):
+        guess = Turn(float(focal), pole, sign * math.radians(degrees), centre)
+        fitted = _gauss_newton(guess, tracks)
+        if fitted is not None and fitted[1] < best_cost:
+            best, best_cost = fitted
+    return best
+
+
+def _non_rotation(h: np.ndarray, focal: float, centre: tuple[float, float]) -> float:
+    k = np.array([[focal, 0, centre[0]], [0, focal, centre[1]], [0, 0, 1]])
+    m = np.linalg.inv(k) @ h @ k
+    m = m / np.cbrt(np.linalg.det(m))
+    return float(np.linalg.norm(m @ m.T - np.eye(3)))
+
+
+def _residuals(turn: Turn, tracks: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> np.ndarray:
+    return np.concatenate([(apply(turn.homography(k), a) - b).ravel() for k, a, b in tracks])
+
+
+def _gauss_newton(
+    turn: Turn, tracks: Sequence[tuple[int, np.ndarray, np.ndarray]]
+) -> tuple[Turn, float] | None:
+    """Minimise the tracks' squared errors over (log focal, u, v, angle)."""
+
+    width = 2 * turn.centre[0]
+    low, high = math.log(0.05 * width), math.log(1000 * width)  # from a fisheye to a telescope
+
+    def make(p: np.ndarray) -> Turn:
+        focal = math.exp(min(max(p[0], low), high))
+        return Turn(focal, (float(p[1]), float(p[2])), float(p[3]), turn.centre)
+
+    p = np.array([math.log(turn.focal), *turn.pole, turn.angle])
+    cost = float(np.sum(_residuals(turn, tracks) ** 2))
+    damping = 1e-3
+    for _ in range(30):
+        r = _residuals(make(p), tracks)
+        steps = np.array([1e-6, 1e-3, 1e-3, 1e-8]) * np.maximum(1.0, np.abs(p))
+        jacobian = np.column_stack([(_residuals(make(p + np.eye(4)[i] * steps[i]), tracks) - r)
+                                    / steps[i] for i in range(4)])  # fmt: skip
+        normal = jacobian.T @ jacobian
+        move = np.linalg.solve(normal + damping * np.diag(np.diag(normal)), -jacobian.T @ r)
+        trial = p + move
+        trial_cost = float(np.sum(_residuals(make(trial), tracks) ** 2))
+        if trial_cost < cost:
+            p, cost, damping = trial, trial_cost, damping / 3
+            if np.all(np.abs(move) < 1e-9 * np.maximum(1.0, np.abs(p))):
+                break
+        else:
+            damping *= 10
+            if damping > 1e6:
+                break
+    if not np.isfinite(cost):
+        return None
+    return make(p), cost
+
+
+@dataclass(frozen=True)
+class SkyMotion:
+    """The fitted motion of the sky over a window.
+
+    Attributes
+    ----------
+    unit : numpy.ndarray
+        The steady model: the homography of one step (one kept frame to the next).
+    pole : (float, float) or None
+        The celestial pole in image coordinates (None: at infinity).
+    deg_per_step : float
+        The sky's turn per step, in degrees.
+    deg_per_hour : float or None
+        The turn per hour of the frames' clock (capture times, else a video's own time).
+    stars : int
+        Stars detected in the first frame.
+    steady : bool
+        True when every checked step follows the steady model to :data:`BREAK_PX`.
+    breaks : tuple of int
+        Frame numbers after which the motion is not the steady model's.
+    step_errors : tuple of (int, float)
+        The checked steps: the frame number and how far the steady model misses it (pixels).
+    """
+
+    unit: np.ndarray
+    pole: tuple[float, float] | None
+    deg_per_step: float
+    deg_per_hour: float | None
+    stars: int
+    steady: bool
+    breaks: tuple[int, ...] = ()
+    step_errors: tuple[tuple[int, float], ...] = field(default=())
+
+    def describe(self) -> list[str]:
+        """Lines for the user: the pole, the rate and its sidereal check, the breaks."""
+        pole = ("at infinity (the camera looks at the celestial equator)" if self.pole is None
+                else f"at ({self.pole[0]:.1f}, {self.pole[1]:.1f}) px")  # fmt: skip
+        lines = [f"Sky motion: {self.stars} stars; the sky turns {self.deg_per_step:.4f} degrees a "
+                 f"frame about the pole {pole}"]  # fmt: skip
+        if self.deg_per_hour is not None:
+            ratio = self.deg_per_hour / SIDEREAL_DEG_PER_HOUR
+            line = (f"Rate: {self.deg_per_hour:.2f} degrees an hour of the frames' clock "
+                    f"({ratio:.3f} x the sidereal 15.04)")  # fmt: skip
+            if ratio > 1.5:  # a timelapse: its clock runs faster than the sky
+                every = self.deg_per_step / SIDEREAL_DEG_PER_HOUR * 3600
+                line += f"; as a timelapse of the turning sky, a frame every {every:.1f} s"
+            lines.append(line)
+        if not self.steady:
+            plural = "s" if len(self.breaks) > 1 else ""
+            lines.append(f"The motion is not steady after frame{plural} "
+                         f"{', '.join(map(str, self.breaks))} (a bumped tripod, a cut, a moving "
+                         "platform): each step is fitted alone there")  # fmt: skip
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data, for the sidecar and ``--json``."""
+        return {"pole_px": list(self.pole) if self.pole else None,
+                "deg_per_frame": self.deg_per_step, "deg_per_hour": self.deg_per_hour,
+                "stars": self.stars, "steady": self.steady, "breaks": list(self.breaks),
+                "homography_per_frame": self.unit.tolist()}  # fmt: skip
+
+
+def sky_motion(
+    source: SourceBase | str | os.PathLike[str],
+    frames: FrameRange | None = None,
+    *,
+    checked: int = CHECKED_STEPS,
+) -> SkyMotion:
+    """Fit the sky's motion over ``frames`` (default: all) of a source, or of the video, folder
+    or glob at a path (see the module docstring). About 30 frames are decoded, whatever the
+    window's length: the doubling baselines from its first frame, and ``checked`` steps spread
+    over it.
+
+    Raises
+    ------
+    SourceError
+        When too few stars are found to measure it (daylight, clouds, fog).
+
+    Examples
+    --------
+    >>> from vid2trail.sources import open_source
+    >>> with open_source("night.mp4") as src:  # doctest: +SKIP
+    ...     motion = sky_motion(src)
+    >>> motion.pole, round(motion.deg_per_hour, 1)  # doctest: +SKIP
+    ((1203.4, -388.0), 15.0)
+    """
+    if not isinstance(source, SourceBase):
+        from .sources import open_source
+
+        with open_source(source) as opened:
+            return sky_motion(opened, frames, checked=checked)
+    info = source.known_info()
+    frames = frames or FrameRange(0, info.frame_count, 1)
+    count = frames.count() or 0
+    if count < 2:
+        raise SourceError(f"{info.path}: the sky's motion needs at least 2 frames")
+    spread = np.linspace(1, count - 1, checked + 1).round().astype(int)
+    doubling = (2**k for k in range(1, 32) if 2**k < count)
+    picks = sorted({0, 1, count - 1, *doubling, *spread.tolist(), *(spread - 1).tolist()})
+    stars = _stars(source, frames, picks)
+    first = stars[0]
+    if len(first) < MIN_STARS:
+        raise SourceError(
+            f"{info.path}: only {len(first)} stars found in frame {frames.start} (daylight, "
+            "clouds or fog?): the sky's motion cannot be measured there"
+        )
+    unit = _first_step(source, frames, stars)
+    tracks: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for k in sorted(p for p in picks if p >= 1):
+        predicted = apply(power(unit, k), first[:, :2])
+        a, b = match_stars(first, stars[k], predicted, radius=3.0)
+        fitted = fit_homography(first[a, :2], stars[k][b, :2])
+        if fitted is None:
+            continue
+        inliers = fitted[1]
+        tracks.append((k, first[a, :2][inliers], stars[k][b, :2][inliers]))
+        unit = power(fitted[0], 1 / k) if k >= 2 else unit
+    turn = refine_turn(unit, tracks, info.width, info.height)
+    if turn is not None:
+        unit = turn.homography(1)
+    degrees, pole = turn_and_pole(unit)
+    errors = _check_steps(unit, stars, frames, picks, info.width, info.height)
+    breaks = tuple(i for i, error in errors if error > BREAK_PX)
+    return SkyMotion(unit, pole, degrees, _per_hour(source, frames, degrees), len(first),
+                     not breaks, breaks, tuple(errors))  # fmt: skip
+
+
+def _stars(source: SourceBase, frames: FrameRange, picks: Sequence[int]) -> dict[int, np.ndarray]:
+    """The stars of the picked steps (positions counted from the window's first frame)."""
+    wanted = {frames.start + k * frames.step: k for k in picks}
+    found: dict[int, np.ndarray] = {}
+    for frame in _frames(source, frames, wanted):
+        found[wanted[frame.index]] = detect_stars(frame.pixels)
+    return found
+
+
+def _frames(source: SourceBase, frames: FrameRange, wanted: dict[int, int]) -> Any:
+    """The wanted frames, each read by a seek where the source seeks exactly, else in one pass."""
+    if source.exact_seek or source.info.backend == "images":
+        for index in sorted(wanted):
+            yield from source.frames(index, index + 1)
+        return
+    for frame in source.frames(frames.start, frames.end, frames.step):
+        if frame.index in wanted:
+            yield Frame(frame.index, frame.time_s, frame.pixels.copy())
+        if frame.index >= max(wanted):
+            return
+
+
+def _first_step(source: SourceBase, frames: FrameRange, stars: dict[int, np.ndarray]) -> np.ndarray:
+    """The homography of the first step, from a phase-correlation shift and matched stars."""
+    a, b = stars[0], stars[1]
+    shift = _shift(a, b)
+    moved = a[:, :2] + shift
+    for radius in (3.0, 8.0, 20.0):
+        i, j = match_stars(a, b, moved, radius)
+        fitted = fit_homography(a[i, :2], b[j, :2])
+        if fitted is not None:
+            return fitted[0]
+    raise SourceError(
+        f"{source.info.path}: the stars of frames {frames.start} and {frames.start + frames.step} "
+        "could not be matched (too few in common): the sky's motion cannot be measured"
+    )
+
+
+def _shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The most common displacement between two star lists (a vote over every pair)."""
+    if not len(a) or not len(b):
+        return np.zeros(2)
+    top_a, top_b = a[:80, :2], b[:80, :2]
+    pairs = (top_b[None, :, :] - top_a[:, None, :]).reshape(-1, 2)
+    votes = np.round(pairs / 2.0)
+    keys, counts = np.unique(votes, axis=0, return_counts=True)
+    best = keys[counts.argmax()] * 2.0
+    near = np.hypot(*(pairs - best).T) <= 2.5
+    return pairs[near].mean(axis=0) if near.any() else best
+
+
+def _check_steps(
+    unit: np.ndarray,
+    stars: dict[int, np.ndarray],
+    frames: FrameRange,
+    picks: Sequence[int],
+    width: int,
+    height: int,
+) -> list[tuple[int, float]]:
+    """How far the steady model misses each fitted consecutive step of the picks."""
+    errors = []
+    for k in picks:
+        if k + 1 not in stars or k not in stars:
+            continue
+        a, b = stars[k], stars[k + 1]
+        i, j = match_stars(a, b, apply(unit, a[:, :2]), radius=6.0)
+        fitted = fit_homography(a[i, :2], b[j, :2])
+        index = frames.start + k * frames.step
+        if fitted is None:
+            errors.append((index, math.inf))
+            continue
+        errors.append((index, step_error(fitted[0], unit, width, height)))
+    return errors
+
+
+def _per_hour(source: SourceBase, frames: FrameRange, degrees: float) -> float | None:
+    """Degrees an hour of the frames' clock: their capture times, else a video's own times."""
+    count = frames.count() or 0
+    last = frames.start + (count - 1) * frames.step
+    clocks = source.clock_times()
+    if clocks is not None and last < len(clocks):
+        seconds = (clocks[last] - clocks[frames.start]).total_seconds()
+    else:
+        times = source.frame_times()
+        if times is None or last >= len(times):
+            return None
+        seconds = times[last] - times[frames.start]
+    if seconds <= 0:
+        return None
+    return degrees * (count - 1) / seconds * 3600
+
+
+__all__ = ["SkyMotion", "detect_stars", "fit_homography", "power", "sky_motion", "turn_and_pole"]
