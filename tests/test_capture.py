@@ -233,3 +233,65 @@ def test_a_clock_time_with_a_zone(tmp_path: Path, in_tmp: Path) -> None:
         "Error: clock time '2026-08-12T21:52Z' has a time zone, but the capture times carry none: "
         "give the camera's own clock time, without the zone"
     )
+
+
+def test_clock_times_on_files_out_of_capture_order(tmp_path: Path, in_tmp: Path) -> None:
+    # IMG_0005 was taken first (22:50); the others a minute apart from 23:50.
+    minutes = [0, 1, 2, 3, 4, -60, 5, 6]
+    folder = night_folder(tmp_path / "back", minutes)
+    every = vid2trail.keogram(folder)
+    # An exclusion by the clock drops what was captured then, wherever it sorts by name.
+    np.testing.assert_array_equal(vid2trail.keogram(folder, exclude="23:52-23:53"),
+                                  every[:, [0, 1, 4, 5, 6, 7]])  # fmt: skip
+    result = invoke(folder, "--start", "23:55")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: --start '23:55' is a clock time, but the frames are not in the order they were "
+        "taken: add --sort time"
+    )
+
+
+def test_a_wrong_camera_date_does_not_move_the_night(tmp_path: Path, in_tmp: Path) -> None:
+    folder = night_folder(tmp_path / "y2", list(range(10)))
+    exif_jpeg(folder / "IMG_0000.jpg", make_frames(1, 32, 24)[0], datetime(2000, 1, 1, 0, 0))
+    keogram = vid2trail.keogram(folder, start="23:55")
+    np.testing.assert_array_equal(keogram, vid2trail.keogram(folder)[:, 5:])
+    # A clock set to the last day of 9999: no traceback, no ticks.
+    exif_jpeg(folder / "IMG_0001.jpg", make_frames(1, 32, 24)[0], datetime(9999, 12, 31, 23, 59))
+    result = invoke(folder, "-q", "--keogram", "k.png", "--exclude", "23:55-23:56")
+    assert result.exit_code == 0, result.output
+    assert read_rgb("k.png").shape == (24, 8, 3)  # 10 frames, 2 excluded, no tick strip
+
+
+def test_a_start_after_the_capture(tmp_path: Path, in_tmp: Path) -> None:
+    folder = night_folder(tmp_path / "n", [0, 1, 2])
+    result = invoke(folder, "--start", "23:59")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: --start '23:59' (2026-08-12 23:59:00) is after the last capture "
+        "(2026-08-12 23:52:00): give an earlier time"
+    )
+
+
+def test_a_lone_clock_time_with_a_negative_zone(tmp_path: Path) -> None:
+    folder = tmp_path / "zoned"
+    folder.mkdir()
+    for k, frame in enumerate(make_frames(6, 32, 24)):
+        exif_jpeg(folder / f"IMG_{k}.jpg", frame, NIGHT + timedelta(minutes=k), offset="-02:00")
+    # 01:52 UTC is 23:52 on a camera two hours behind: frame 2 alone.
+    keogram = vid2trail.keogram(folder, exclude="2026-08-13T01:52+00:00")
+    np.testing.assert_array_equal(keogram, vid2trail.keogram(folder)[:, [0, 1, 3, 4, 5]])
+    lone = vid2trail.keogram(folder, exclude="2026-08-12T23:52-02:00")
+    np.testing.assert_array_equal(lone, keogram)
+
+
+def test_keogram_ticks_of_a_keyframes_only_preview(tmp_path: Path, in_tmp: Path, utc: None) -> None:
+    clip = encode(make_frames(600, 32, 24), tmp_path / "long.mp4", codec="libx264", fps=1.0,
+                  extra=("-g", "20", "-sc_threshold", "0", "-pix_fmt", "yuv420p", "-metadata",
+                         "creation_time=2026-08-12T22:00:00Z"))  # fmt: skip
+    result = invoke(clip, "--preview", "-q", "--keogram", "k.png", "-o", "p.png")
+    assert result.exit_code == 0, result.output
+    strip = read_rgb("k.png")[-24:]
+    ticks = np.flatnonzero(strip[:6].max(axis=(0, 2)) == 255)
+    # The keyframes are 20 s apart, so each minute lies 3 columns further on: 10 ticks.
+    assert len(ticks) == 10 and set(np.diff(ticks)) == {3}

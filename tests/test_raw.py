@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -142,5 +143,20 @@ def test_a_corrupt_raw_file_is_named(dng_folder: Path, in_tmp: Path) -> None:
     result = invoke(dng_folder, "-q")
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {bad} is not a RAW file LibRaw can decode (")
+    assert "b'" not in result.output
     assert result.output.rstrip().endswith("); remove it or re-export it")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_truncated_raw_file_is_one_line(dng_folder: Path, in_tmp: Path) -> None:
+    cut = dng_folder / "IMG_0004.dng"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    # A whole process: LibRaw's own complaint goes to the C library's stderr, which the
+    # CliRunner would not see.
+    run = subprocess.run([sys.executable, "-m", "vid2trail", str(dng_folder), "-q"],
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr == (
+        f"Error: {cut} ends before its image data does (LibRaw: Input/output error): the file is "
+        "truncated or damaged; copy it again from the card, or remove it\n"
+    )

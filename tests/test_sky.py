@@ -8,15 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vid2trail.homography import normalized, power, rotation, turn_and_pole
 from vid2trail.select import FrameRange
-from vid2trail.sky import (
-    detect_stars,
-    normalized,
-    power,
-    rotation,
-    sky_motion,
-    turn_and_pole,
-)
+from vid2trail.sky import detect_stars, sky_motion
 from vid2trail.sources import open_source
 
 from conftest import encode

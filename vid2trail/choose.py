@@ -229,7 +229,9 @@ class FrameFilter:
         """One line per kind of dropped frame, for stderr."""
         lines = []
         if self.excluded:
-            lines.append(f"Excluded {len(self.excluded)} frames by hand: {_spans(self.excluded)}")
+            count = len(self.excluded)
+            noun = "frame" if count == 1 else "frames"
+            lines.append(f"Excluded {count} {noun} by hand: {_spans(self.excluded)}")
         elif self.exclusions:
             lines.append(
                 f"Note: {option('exclude')} {self.exclusions.describe()} names no frame that was "
@@ -279,10 +281,12 @@ def build_filter(
     exclusions = Exclusions()
     if exclude:
         info = source.known_info()
-        clocks = source.clock_times() if uses_clock(exclude, info.fps is None) else None
+        clocks, reason, zone = None, "", None
+        if uses_clock(exclude, info.fps is None):
+            clocks, zone = source.clock_times(), source.clock_zone()
+            reason = source.no_clock() if clocks is None else ""
         times = source.frame_times() if uses_time(exclude) else None
-        exclusions = parse_exclude(exclude, info, times, clocks, source.no_clock(),
-                                   source.clock_zone())  # fmt: skip
+        exclusions = parse_exclude(exclude, info, times, clocks, reason, zone)
     rejector = FlashRejector(reject_k) if reject_k is not None else None
     keep = FrameFilter(exclusions, rejector)
     if rejector is not None:

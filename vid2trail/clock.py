@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
-from .errors import TimeParseError, option
+from .errors import SelectionPastEndError, TimeParseError, option
 
 _ISO_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(Z|[+-]\d{2}:?\d{2})?$"
@@ -84,8 +84,9 @@ def in_capture(
     moment: datetime | time, clocks: Sequence[datetime], zone: tzinfo | None = None, text: str = ""
 ) -> datetime:
     """The moment a clock time names within a capture: a ``datetime`` as it is (one with a zone
-    moved into the camera's ``zone``); a time of day on the first date at which it falls between
-    the first and the last capture time, else on the date that brings it nearest to them.
+    moved into the camera's ``zone``); a time of day on the date that puts it nearest the middle
+    capture time (the median: one frame with a wrong date does not move it), so that a night's
+    ``22:30`` is the evening and its ``04:00`` the next morning.
 
     Raises
     ------
@@ -107,14 +108,14 @@ def in_capture(
         return moment.astimezone(zone).replace(tzinfo=None)
     if isinstance(moment, datetime):
         return moment
-    first, last = min(clocks), max(clocks)
-    days = (last.date() - first.date()).days
-    candidates = [datetime.combine(first.date() + timedelta(days=d), moment)
-                  for d in range(-1, days + 2)]  # fmt: skip
-    inside = [c for c in candidates if first <= c <= last]
-    if inside:
-        return inside[0]
-    return min(candidates, key=lambda c: min(abs(c - first), abs(c - last)))
+    middle = sorted(clocks)[len(clocks) // 2]
+    candidates = []
+    for days in (-1, 0, 1):
+        try:
+            candidates.append(datetime.combine(middle.date() + timedelta(days=days), moment))
+        except OverflowError:  # a camera's clock at year 1 or 9999
+            continue
+    return min(candidates, key=lambda c: abs(c - middle))
 
 
 def first_at_or_after(moment: datetime, clocks: Sequence[datetime]) -> int:
@@ -149,6 +150,7 @@ def clock_frame(
     *,
     bare: bool,
     zone: tzinfo | None = None,
+    start: bool = False,
 ) -> int | None:
     """The frame a clock-time position names (the first at or after it), or None when ``text``
     is not a clock time.
@@ -156,7 +158,10 @@ def clock_frame(
     Raises
     ------
     TimeParseError
-        For a clock time where the input has no clock (``no_clock`` says why).
+        For a clock time where the input has no clock (``no_clock`` says why), or frames that
+        are not in capture order (a window of the clock is no stretch of them).
+    SelectionPastEndError
+        For a ``start`` after the last capture.
 
     Examples
     --------
@@ -173,7 +178,18 @@ def clock_frame(
         raise TimeParseError(
             f"{what} {text!r} is a clock time, but {no_clock}: give a frame number instead"
         )
-    return first_at_or_after(in_capture(moment, clocks, zone, text), clocks)
+    if any(b < a for a, b in zip(clocks, clocks[1:], strict=False)):
+        raise TimeParseError(
+            f"{what} {text!r} is a clock time, but the frames are not in the order they were "
+            f"taken: add {option('sort')} time"
+        )
+    when = in_capture(moment, clocks, zone, text)
+    if start and when > clocks[-1]:
+        raise SelectionPastEndError(
+            f"{what} {text!r} ({say(when)}) is after the last capture ({say(clocks[-1])}): give "
+            "an earlier time"
+        )
+    return first_at_or_after(when, clocks)
 
 
 def say(moment: datetime) -> str:

@@ -105,6 +105,10 @@ def parse_exclude(
                 continue
             where = _Where(info, times, clocks, no_clock, item, zone)
             match = _split_range(item)
+            captured = where.captured(*(match or (item, item)))
+            if captured is not None:
+                ranges += Exclusions.of_frames(captured).ranges
+                continue
             if match:
                 first = where.frame(match[0], last=False)
                 last = where.frame(match[1], last=True)
@@ -122,7 +126,13 @@ def parse_exclude(
 
 
 def _split_range(item: str) -> tuple[str, str] | None:
-    """``FIRST-LAST`` split at the dash where both ends read (a date has dashes of its own)."""
+    """``FIRST-LAST`` split at the dash where both ends read (a date has dashes of its own);
+    None for one position, a clock time with a zone (``2026-08-12T23:52-02:00``) included."""
+    try:
+        parse_position(item.strip(), option("exclude"))
+        return None
+    except UsageError:
+        pass
     for index in (i for i, ch in enumerate(item) if ch == "-" and 0 < i < len(item) - 1):
         first, last = item[:index], item[index + 1 :]
         try:
@@ -160,6 +170,19 @@ class _Where:
                 "frame numbers instead"
             )
         return in_capture(moment, self.clocks, self.zone, text.strip())
+
+    def captured(self, first: str, last: str) -> list[int] | None:
+        """For clock times: the frames captured from ``first`` to ``last`` (a lone time: the
+        frame on show then, the last one taken at or before it), in any order of the files;
+        None for frame numbers and times into a video."""
+        a, b = self._moment(first), self._moment(last)
+        if a is None or b is None:
+            return None
+        clocks = self.clocks or ()
+        if first == last:
+            before = [(t, i) for i, t in enumerate(clocks) if t <= a]
+            return [max(before)[1]] if before else []
+        return [i for i, t in enumerate(clocks) if a <= t <= b]
 
     def in_order(self, first: str, last: str) -> bool:
         """True when both ends are times and the first is not after the last."""

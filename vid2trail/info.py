@@ -159,7 +159,7 @@ def format_report(facts: dict[str, Any]) -> str:
             span = f"{facts['first_capture']} to {facts['last_capture']}"
             rows.append(("captured", f"{span} ({order})"))
         elif "first_capture" in facts:
-            rows.append(("captured", "not known (no EXIF capture time in every image)"))
+            rows.append(("captured", "not known (not every image has a capture time)"))
         rows += [("note", note) for note in facts.get("notes", [])]
     else:
         v = facts["video"]

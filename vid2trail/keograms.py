@@ -245,9 +245,13 @@ def stretch_time(keogram: np.ndarray, width: int | None) -> np.ndarray:
     return scaled.reshape(keogram.shape[0], width, channels).astype(keogram.dtype, copy=False)
 
 
+#: Captures longer than this (3 days) get no clock ticks: an hourly axis would be a smear.
+_TICKED_SPAN_S = 3 * 24 * 3600
+
+
 def tick_times(first: datetime, last: datetime) -> list[datetime]:
     """The round clock times to mark between ``first`` and ``last``: every hour for a night,
-    every 10 or 1 minutes for a shorter capture.
+    every 10 or 1 minutes for a shorter capture; none beyond 3 days.
 
     Examples
     --------
@@ -256,6 +260,8 @@ def tick_times(first: datetime, last: datetime) -> list[datetime]:
     ['22:00', '23:00', '00:00']
     """
     span = (last - first).total_seconds()
+    if not 0 < span <= _TICKED_SPAN_S:
+        return []  # a wrong camera date (years apart) leaves no axis to draw
     step = 3600 if span >= 2 * 3600 else 600 if span >= 20 * 60 else 60
     start = first.replace(minute=0, second=0, microsecond=0)
     ticks = []

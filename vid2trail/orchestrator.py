@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -31,6 +32,7 @@ from .choose import build_filter
 from .clock import interval_jumps, order_note
 from .errors import option
 from .job import StackJob
+from .keograms import WithKeogram
 from .outputs import OutputPlan, check_outputs, write_outputs
 from .pipeline import FrameSink, ProgressCallback, run_reducers
 from .plan import Selection, select_frames, window_notes, with_auto_window
@@ -148,7 +150,7 @@ def run(
             reducers, video = _stack(job, source, selection, plan, progress, keep, calibration,
                                      workers, client)  # fmt: skip
         info = source.known_info()
-        clock = source.clock_times() if job.keogram is not None else None
+        clock = _keogram_clock(job, source, selection, reducers[0], keep)
     for line in keep.report() if keep is not None else []:
         listener.message(line)
     if calibration is not None and calibration.hot_pixel_count is not None:
@@ -204,6 +206,34 @@ def _clock_notes(job: StackJob, source: SourceBase, selection: Selection) -> lis
     elif times:
         lines += [f"Warning: {job.input}: {jump}" for jump in interval_jumps(times, names)]
     return lines
+
+
+def _keogram_clock(
+    job: StackJob,
+    source: SourceBase,
+    selection: Selection,
+    reducer: Reducer,
+    keep: FrameFilter | None,
+) -> list[datetime] | None:
+    """The capture time of each keogram column (for its ticks), or None where any is unknown:
+    the stacked frames, which a keyframes-only preview picks among the keyframes."""
+    if not isinstance(reducer, WithKeogram):
+        return None
+    clocks = source.clock_times()
+    if clocks is None:
+        return None
+    frames_range = selection.ranges[0]
+    dropped = [*keep.excluded, *keep.rejected] if keep is not None else []
+    count = reducer.keogram.count
+    if source.keyframes_only:
+        gone = set(dropped)
+        keys = source.keyframes_in(frames_range.start, frames_range.end) or []
+        frames = [k for k in keys if frames_range.contains(k) and k not in gone][:count]
+    else:
+        frames = frames_range.stacked(count, dropped)
+    if len(frames) != count or (frames and frames[-1] >= len(clocks)):
+        return None
+    return [clocks[i] for i in frames]
 
 
 @contextmanager

@@ -336,7 +336,7 @@ def write_outputs(
 ) -> list[Path]:
     """Render and write the stills (with their sidecars), the argmax image and the keogram;
     ``wrote(path)`` as each file lands. When one fails, the error says which files were written
-    before it. ``clock``: the source's capture times, for the keogram's ticks."""
+    before it. ``clock``: each keogram column's capture time, for its ticks."""
     written: list[Path] = []
 
     def landed(path: Path) -> None:
@@ -364,8 +364,7 @@ def write_outputs(
                     "argmax_of": str(plan.stills[0]) if plan.stills else None}  # fmt: skip
             landed(write_still(plan.argmax, index, metadata=meta))
         if plan.keogram is not None:
-            dropped = [*keep.excluded, *keep.rejected] if keep is not None else []
-            landed(_write_keogram(job, plan.keogram, reducers[0], ranges[0], info, dropped, clock))
+            landed(_write_keogram(job, plan.keogram, reducers[0], info, clock))
     except Vid2TrailError as exc:
         if written:
             exc.args = (f"{exc.message()} ({_already(written)})",)
@@ -379,20 +378,13 @@ def write_outputs(
 
 
 def _write_keogram(
-    job: StackJob,
-    path: Path,
-    reducer: Reducer,
-    frame_range: FrameRange,
-    info: SourceInfo,
-    dropped: Sequence[int],
-    clock: Sequence[datetime] | None,
+    job: StackJob, path: Path, reducer: Reducer, info: SourceInfo, clock: Sequence[datetime] | None
 ) -> Path:
-    """The keogram, each column ticked by its frame's capture time when the source has them."""
+    """The keogram, ticked by each column's capture time where ``clock`` gives them."""
     assert isinstance(reducer, WithKeogram) and job.keogram is not None
-    frames = frame_range.stacked(reducer.keogram.count, dropped)
-    known = clock is not None and bool(frames) and frames[-1] < len(clock)
-    return write_keogram(path, reducer.keogram, info, [clock[i] for i in frames] if known else None,
-                         width=job.keogram.width, quality=job.quality)  # fmt: skip
+    known = clock if clock is not None and len(clock) == reducer.keogram.count else None
+    return write_keogram(path, reducer.keogram, info, known, width=job.keogram.width,
+                         quality=job.quality)  # fmt: skip
 
 
 def _already(written: Sequence[Path]) -> str:

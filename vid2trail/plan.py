@@ -148,7 +148,8 @@ def on_clock(windows: Sequence[Window], source: SourceBase) -> list[Window]:
     def resolved(position: Position | None, what: str) -> Position | None:
         if position is None:
             return None
-        frame = clock_frame(position.text, clocks, what, reason, bare=bare, zone=zone)
+        frame = clock_frame(position.text, clocks, what, reason, bare=bare, zone=zone,
+                            start=what == option("start"))  # fmt: skip
         return position if frame is None else Position(frame=frame, text=position.text)
 
     return [replace(w, start=resolved(w.start, option("start")), end=resolved(w.end, option("end")))

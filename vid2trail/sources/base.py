@@ -178,7 +178,7 @@ class SourceBase:
     def no_clock(self) -> str:
         """Why :meth:`clock_times` is None, as a clause naming the file: for a message that asks
         for a clock time."""
-        return f"{self.info.path} carries no capture or creation time"
+        return f"{self.info.path} carries no creation time"
 
     def clock_zone(self) -> tzinfo | None:
         """The zone :meth:`clock_times` are in, where it is known (a photo's

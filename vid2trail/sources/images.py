@@ -208,7 +208,8 @@ class ImageFolderSource(SourceBase):
         return self._zone
 
     def no_clock(self) -> str:
-        times = self._times if self._times is not None else capture_times(self._files)[0]
+        self.clock_times()  # reads the times once
+        times = self._times or []
         missing = [name for name, t in zip(self._files, times, strict=True) if t is None]
         if not missing:
             return ""

@@ -246,17 +246,11 @@ class PyAVSource(SourceBase):
     def clock_times(self) -> list[datetime] | None:
         """The container's creation time plus each frame's time; None when it carries none."""
         created = self.media.created
-        if created is None:
-            return None
-        return [created + timedelta(seconds=t) for t in self.frame_times()]
-
-    def no_clock(self) -> str:
-        return f"{self.path} carries no creation time"
+        return None if created is None else [created + timedelta(seconds=t)
+                                             for t in self.frame_times()]  # fmt: skip
 
     def clock_zone(self) -> tzinfo | None:
-        """The zone of the creation time as :attr:`media` holds it (see
-        :func:`~vid2trail.sources.capture.creation_clock`)."""
-        return self.media.created_zone
+        return self.media.created_zone  # see capture.creation_clock
 
     def exact_info(self) -> SourceInfo:
         """``info`` with the exact frame count, ``variable_fps`` checked, and ``duration_s`` the
