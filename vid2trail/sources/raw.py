@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from functools import lru_cache
+from multiprocessing import resource_tracker, shared_memory
 from types import ModuleType
 from typing import Any
 
@@ -68,7 +69,7 @@ def read_raw(path: str, *, half: bool = False) -> np.ndarray:
     """
     import_rawpy(path)  # the missing extra is said here, before any process starts
     try:
-        return _decoders().submit(develop, path, half).result()
+        return _received(_decoders().submit(_develop_shared, path, half).result())
     except BrokenProcessPool:
         raise SourceError(
             f"the process decoding {path} stopped unexpectedly (out of memory?); try --raw-half"
@@ -95,6 +96,31 @@ def develop(path: str, half: bool = False) -> np.ndarray:
             "re-export it"
         ) from None
     return encode_srgb(linear)
+
+
+def _develop_shared(path: str, half: bool) -> tuple[str, tuple[int, ...]]:
+    """In a decoding process: :func:`develop` into shared memory (a 24 MP image is 144 MB, which
+    a pipe would copy twice), named for the caller to take, who also unlinks it."""
+    image = develop(path, half)
+    block = shared_memory.SharedMemory(create=True, size=max(1, image.nbytes))
+    try:
+        np.ndarray(image.shape, image.dtype, buffer=block.buf)[...] = image
+        # The caller unlinks it: this process's resource tracker must not (nor warn at exit).
+        resource_tracker.unregister(block._name, "shared_memory")  # type: ignore[attr-defined]
+        return block.name, image.shape
+    finally:
+        block.close()
+
+
+def _received(shared: tuple[str, tuple[int, ...]]) -> np.ndarray:
+    """The image a decoding process left in shared memory, copied out; the block is removed."""
+    name, shape = shared
+    block = shared_memory.SharedMemory(name=name)
+    try:
+        return np.ndarray(shape, np.uint16, buffer=block.buf).copy()
+    finally:
+        block.close()
+        block.unlink()
 
 
 def _reason(exc: Exception) -> str:
