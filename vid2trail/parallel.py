@@ -13,6 +13,7 @@ still sees one progress count.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import queue
 import signal
@@ -134,11 +135,11 @@ def reduce_segments(
     >>> src = open_source("long.mp4")  # doctest: +SKIP
     >>> r = reduce_segments(src, split_range(FrameRange(0, 3000), 3000, 8), "max")  # doctest: +SKIP
     """
-    import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     ctx = multiprocessing.get_context("spawn")
+    others = set(multiprocessing.active_children())
     inbox = ctx.Queue()
     pool = ProcessPoolExecutor(len(segments), mp_context=ctx, initializer=_start_worker,
                                initargs=(inbox,))  # fmt: skip
@@ -170,11 +171,25 @@ def reduce_segments(
         ) from None
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-        for child in multiprocessing.active_children():  # the pool's, if any still run
-            child.terminate()
-        for child in multiprocessing.active_children():
-            child.join()
+        _stop_children(others)
         inbox.close()
+
+
+def _stop_children(others: set[Any]) -> None:
+    """Stop this pool's processes (those not in ``others``: another pool's, such as the RAW
+    decoders, are not ours). The pool's manager thread may start one more as the others stop, so
+    look again until none is left; a process that ignores SIGTERM is killed."""
+    for _ in range(5):
+        mine = [child for child in multiprocessing.active_children() if child not in others]
+        if not mine:
+            return
+        for child in mine:
+            child.terminate()
+        for child in mine:
+            child.join(timeout=5)
+            if child.is_alive():
+                child.kill()
+                child.join(timeout=5)
 
 
 def _drain(inbox: Any, done: int, progress: Any, total: int | None) -> int:
