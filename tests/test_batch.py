@@ -204,7 +204,8 @@ def test_what_cannot_be_a_batch_input(in_tmp: Path) -> None:
 
 def test_video_scan_and_format(archive: Path) -> None:
     args = ("batch", "nights/2024-05-01", "-d", "out", "--video", "mp4", "--scan", "--format",
-            "tif", "--bit-depth", "16", "--trail", "comet", "-q")  # fmt: skip
+            "tif", "--bit-depth", "16", "--trail", "comet", "--trail-frames", "30",
+            "-q")  # fmt: skip
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     names = ["2024-05-01-max.tif", "2024-05-01-max.tif.json", "2024-05-01-max.mp4",

@@ -58,9 +58,9 @@ def small_segments(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     started: list[int] = []
     real = vid2trail.pipeline.reduce_segments
 
-    def spy(source: object, segments: list[FrameRange], *args: object) -> object:
+    def spy(source: object, segments: list[FrameRange], *args: object, **kw: object) -> object:
         started.append(len(segments))
-        return real(source, segments, *args)
+        return real(source, segments, *args, **kw)
 
     monkeypatch.setattr(vid2trail.pipeline, "reduce_segments", spy)
     return started

@@ -17,6 +17,7 @@ from .orchestrator import Silent, run
 from .outputs import render
 from .pipeline import ProgressCallback
 from .select import window_of
+from .skyjob import SkyJob
 
 
 def stack(
@@ -47,6 +48,10 @@ def stack(
     scheduler: str | None = None,
     sort: str = "name",
     raw_half: bool = False,
+    fill_gaps: bool = False,
+    align: bool = False,
+    align_to: int | None = None,
+    sky_mask: str | os.PathLike[str] | None = None,
 ) -> np.ndarray:
     """Stack a video, folder or glob into one long-exposure image.
 
@@ -117,6 +122,17 @@ def stack(
         A folder's order: natural name order, or the photos' EXIF capture times.
     raw_half : bool
         Demosaic RAW files at half size (``vid2trail[raw]``): four times fewer pixels.
+    fill_gaps : bool
+        A max stack with continuous trails: the sky between kept frames is added along its
+        measured motion (:mod:`vid2trail.gaps`); the ground is left as shot.
+    align : bool
+        Every frame's sky turned onto the reference frame's before stacking, the foreground
+        left as shot (:mod:`vid2trail.align`): pinpoint stars in a mean, sigma or median.
+    align_to : int, optional
+        The reference frame of ``align`` (default: the middle of the window).
+    sky_mask : path, optional
+        The sky drawn by hand (white = sky) instead of the mask found
+        (:mod:`vid2trail.skymask`).
 
     Returns
     -------
@@ -127,6 +143,7 @@ def stack(
     --------
     >>> import vid2trail
     >>> image = vid2trail.stack("iss.mp4", mode="max", start=120, end=900)  # doctest: +SKIP
+    >>> sharp = vid2trail.stack("night/", mode="mean", align=True)  # doctest: +SKIP
     >>> image.shape, image.dtype  # doctest: +SKIP
     ((1080, 1920, 3), dtype('uint8'))
     """
@@ -137,6 +154,7 @@ def stack(
         tuple(exclude), dark=dark, hot_pixels=hot_pixels, backend=backend, stream=stream,
         hdr=hdr, hwaccel=hwaccel, preview=preview, workers=workers, normalize=normalize,
         gain=gain, threads=workers, scheduler=scheduler, sort=sort, raw_half=raw_half,
+        sky=SkyJob(fill_gaps, align, align_to, sky_mask),
     )  # fmt: skip
     result = run(job, Silent(progress))
     out = result.info.dtype if dtype is None else dtype

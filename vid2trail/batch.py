@@ -155,8 +155,20 @@ def batch_options(batch: BatchJob) -> dict[str, Any]:
         "keogram": None if job.keogram is None else {
             "angle": job.keogram.angle, "width": job.keogram.width},
         "sort": job.sort, "raw_half": job.raw_half,
-        "scan": batch.scan,
+        "scan": batch.scan, **_sky_options(job),
     }  # fmt: skip
+
+
+def _sky_options(job: StackJob) -> dict[str, Any]:
+    """The sky's options, where any is set (so the digests of earlier outputs stay the same)."""
+    sky = job.sky
+    out: dict[str, Any] = {}
+    if sky.fill_gaps or sky.align or sky.mask is not None:
+        mask = input_stamp(os.fspath(sky.mask)) if sky.mask is not None else None
+        out["sky"] = {"fill_gaps": sky.fill_gaps, "align": sky.align, "mask": mask}
+    if job.video is not None and job.video.trail_length is not None:
+        out["trail_length"] = job.video.trail_length
+    return out
 
 
 def _position(position: Any) -> Any:

@@ -28,6 +28,9 @@ LIBRARY_WORDS: Mapping[str, str] = {
     "video_step": "TrailVideoJob.step",
     "video_fps": "VideoOptions.fps",
     "video_width": "VideoOptions.width",
+    "fill_gaps": "fill_gaps=True",
+    "align": "align=True",
+    "sky_mask_out": "SkyJob.mask_out",
 }
 
 

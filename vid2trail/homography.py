@@ -42,18 +42,83 @@ def apply(h: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def power(h: np.ndarray, s: float) -> np.ndarray:
-    """``h`` to the real power ``s`` through its eigendecomposition (the sky at a fraction of a
-    step); ``h`` scaled so that its real eigenvalue is 1.
+    """``h`` to the real power ``s`` (the sky at a fraction of a step), scaled to determinant 1:
+    ``exp(s log h)``, through the principal matrix logarithm.
+
+    Unlike an eigendecomposition this holds for motions that are nearly translations (a camera
+    aimed at the celestial equator, whose homography is nearly defective). The logarithm is
+    taken in coordinates scaled to the size of the points ``h`` moves (``scale`` pixels), where
+    ``h`` is near the identity.
 
     Examples
     --------
     >>> turn = np.array([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]])  # 90 degrees about the origin
     >>> np.round(power(turn, 0.5) @ power(turn, 0.5), 9).tolist() == turn.tolist()
     True
+    >>> np.round(power(np.array([[1.0, 0, 4], [0, 1, 0], [0, 0, 1]]), 0.25), 9)[0].tolist()
+    [1.0, 0.0, 1.0]
     """
-    values, vectors = np.linalg.eig(normalized(h))
-    raised = vectors @ np.diag(values.astype(complex) ** s) @ np.linalg.inv(vectors)
-    return np.real(raised)
+    return Powers(h)(s)
+
+
+class Powers:
+    """The real powers of one homography ``h`` (see :func:`power`), its logarithm taken once.
+
+    Examples
+    --------
+    >>> third = Powers(np.array([[1.0, 0, 3], [0, 1, 0], [0, 0, 1]]))(1 / 3)
+    >>> np.round(third, 9)[0].tolist()
+    [1.0, 0.0, 1.0]
+    """
+
+    def __init__(self, h: np.ndarray) -> None:
+        moves = float(np.abs(h[:2, 2]).max())
+        tilt = float(np.abs(h[2, :2]).max())
+        scale = min(1e4, max(1.0, moves, 1.0 / max(1e-12, tilt)))
+        self._shrink = np.diag([1.0 / scale, 1.0 / scale, 1.0])
+        self._grow = np.diag([scale, scale, 1.0])
+        m = self._shrink @ h @ self._grow
+        self._log = _logm(m / np.cbrt(np.linalg.det(m)))
+
+    def __call__(self, s: float) -> np.ndarray:
+        """``h`` to the power ``s``."""
+        if s == 0:
+            return np.eye(3)
+        return self._grow @ _expm(s * self._log) @ self._shrink
+
+
+def _logm(a: np.ndarray) -> np.ndarray:
+    """The principal logarithm of a 3x3 matrix near enough the identity: inverse scaling and
+    squaring (square roots by Denman-Beavers, then the series of log(I + X))."""
+    eye = np.eye(3)
+    roots = 0
+    while np.linalg.norm(a - eye, 2) > 0.2 and roots < 50:
+        y, z = a, eye
+        for _ in range(60):
+            y, z = 0.5 * (y + np.linalg.inv(z)), 0.5 * (z + np.linalg.inv(y))
+            if np.linalg.norm(y @ y - a, 1) <= 1e-14 * np.linalg.norm(a, 1):
+                break
+        a, roots = y, roots + 1
+    x = a - eye
+    term, log = eye, np.zeros((3, 3))
+    for k in range(1, 40):
+        term = term @ x
+        log += ((-1) ** (k + 1) / k) * term
+    return log * 2.0**roots
+
+
+def _expm(a: np.ndarray) -> np.ndarray:
+    """The matrix exponential of a 3x3 matrix: scaling and squaring of its Taylor series."""
+    norm = float(np.linalg.norm(a, 1))
+    halvings = max(0, math.ceil(math.log2(norm)) + 1) if norm > 0.5 else 0
+    small = a / 2.0**halvings
+    term, out = np.eye(3), np.eye(3)
+    for k in range(1, 20):
+        term = term @ small / k
+        out += term
+    for _ in range(halvings):
+        out = out @ out
+    return out
 
 
 def normalized(h: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from .parallel import default_threads, default_workers
 from .reducers import MaxMeanReducer, make_reducer
 from .robust import check_rejection
 from .select import Window
+from .skyjob import SkyJob
 from .sources import check_decoding
 from .sources.images import SORT_ORDERS
 from .trails import make_trail
@@ -44,6 +45,8 @@ class TrailVideoJob:
 
     ``trail`` is grow (the running stack), comet (fading tails) or window (the last
     ``trail_frames`` frames); ``step`` emits every ``step``-th stacked frame (and the last).
+    ``trail_frames`` ``"auto"`` (a comet's default) sets the length from the sky's motion, for a
+    tail ``trail_length`` pixels long (default: 4% of the frame's diagonal).
 
     Examples
     --------
@@ -53,10 +56,17 @@ class TrailVideoJob:
 
     path: str
     trail: str = "grow"
-    trail_frames: int | None = None
+    trail_frames: int | str | None = None
     decay: float | None = None
     step: int = 1
     encoding: VideoOptions = field(default_factory=VideoOptions)
+    trail_length: float | None = None
+
+    def auto_length(self) -> bool:
+        """True when the trail's length in frames comes from the sky's motion."""
+        if self.trail_frames == "auto":
+            return True
+        return self.trail == "comet" and self.trail_frames is None and self.decay is None
 
     def validate(self, mode: str) -> None:
         """Refuse what cannot make this video from a ``mode`` stack, before any decoding."""
@@ -66,14 +76,40 @@ class TrailVideoJob:
                 f"known at the end: use {option('mode')} {', '.join(GROW_MODES)}, or "
                 f"{option('trail')} comet or window"
             )
+        frames = self.trail_frames
+        if frames == "auto" or self.trail_length is not None:
+            self._check_length()
         # Builds nothing large: checks the kind, and trail_frames and decay against it.
-        make_trail(self.trail, mode, trail_frames=self.trail_frames, decay=self.decay)
+        make_trail(self.trail, mode, trail_frames=None if frames == "auto" else frames,
+                   decay=self.decay)  # fmt: skip
         if isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 1:
             raise UsageError(f"{option('video_step')} {self.step!r}: use a whole number, 1 or more")
         if self.encoding.codec != "h264" and Path(self.path).suffix.lower() in _PALETTE_VIDEOS:
             raise UsageError(
                 f"{option('codec')} applies to .mp4, .mov and .mkv videos, not {self.path}"
             )
+
+    def _check_length(self) -> None:
+        if self.trail not in ("comet", "window"):
+            given = (f"{option('trail_frames')} auto" if self.trail_frames == "auto"
+                     else option("trail_length"))  # fmt: skip
+            raise UsageError(f"{given} applies to {option('trail')} comet and window; grow "
+                             "trails run the whole window")  # fmt: skip
+        if self.trail_length is not None:
+            length = self.trail_length
+            if (
+                isinstance(length, bool)
+                or not isinstance(length, (int, float))
+                or not (1 <= length <= 1e6)
+            ):
+                raise UsageError(f"{option('trail_length')} {length!r}: use 1 to 1000000 pixels")
+            if self.trail_frames not in (None, "auto"):
+                raise UsageError(
+                    f"give {option('trail_frames')} or {option('trail_length')}, not both: the "
+                    "length in pixels sets the frames"
+                )
+            if self.decay is not None:
+                raise UsageError(f"give {option('decay')} or {option('trail_length')}, not both")
 
 
 @dataclass(frozen=True)
@@ -165,6 +201,8 @@ class StackJob:
     argmax: str | None = None
     video: TrailVideoJob | None = None
     keogram: KeogramJob | None = None
+    #: Gap filling, alignment and the sky mask (:mod:`vid2trail.skyjob`).
+    sky: SkyJob = field(default_factory=SkyJob)
     overwrite: bool = False
 
     def reducer_params(self) -> dict[str, Any]:
@@ -267,6 +305,11 @@ class StackJob:
         if self.sort not in SORT_ORDERS:
             raise UsageError(f"{option('sort')} {self.sort!r}: choose one of "
                              f"{', '.join(SORT_ORDERS)}")  # fmt: skip
+        self.sky.validate(self.mode)
+        if self.sky.needs_motion() and len(self.windows) > 1:
+            raise UsageError(f"the sky's motion is measured over one window: give "
+                             f"{option('window')} once with {option('fill_gaps')}, "
+                             f"{option('align')} or {option('sky_mask_out')}")  # fmt: skip
 
     def _check_argmax(self) -> None:
         if self.argmax is None:

@@ -38,6 +38,7 @@ from .pipeline import FrameSink, ProgressCallback, run_reducers
 from .plan import Selection, select_frames, window_notes, with_auto_window
 from .reducers import Reducer, make_reducer
 from .select import Window
+from .skyjob import PreparedSky, auto_trail_frames, prepare_sky
 from .sources import SourceBase, open_source
 from .sources.images import list_images
 
@@ -146,9 +147,14 @@ def run(
         plan = check_outputs(job, selection.ranges, source.known_info(), inputs)
         keep = build_filter(source, selection.plan(), reject_k=job.reject, exclude=job.exclude)
         calibration = make_calibration(job.dark, job.hot_pixels, job.memory)
+        sky = (prepare_sky(job.sky, source, selection.plan(), listener.message)
+               if job.sky.needs_motion() else None)  # fmt: skip
+        job = _trail_length(job, source, selection, listener)
         with listener.stage("Stacking") as progress, _cluster(job, listener) as client:
             reducers, video = _stack(job, source, selection, plan, progress, keep, calibration,
-                                     workers, client)  # fmt: skip
+                                     workers, client, sky)  # fmt: skip
+        for line in _sky_report(sky):
+            listener.message(line)
         info = source.known_info()
         clock = _keogram_clock(job, source, selection, reducers[0], keep)
     for line in keep.report() if keep is not None else []:
@@ -157,8 +163,8 @@ def run(
         count = calibration.hot_pixel_count
         listener.message(f"Repaired {count} hot pixel{'' if count == 1 else 's'}.")
     written = write_outputs(job, plan, reducers, selection.ranges, info, keep=keep,
-                            calibration=calibration, wrote=listener.wrote,
-                            clock=clock)  # fmt: skip
+                            calibration=calibration, wrote=listener.wrote, clock=clock,
+                            sky=sky.record() if sky is not None else None)  # fmt: skip
     if video is not None:
         written.append(video)
         listener.wrote(video)
@@ -303,13 +309,15 @@ def _stack(
     calibration: Calibration | None,
     workers: int,
     client: Any = None,
+    sky: PreparedSky | None = None,
 ) -> tuple[list[Reducer], Path | None]:
     """Decode once through the reducers, and the trail video when the job asks for one."""
     params = job.reducer_params()
+    warp = sky.warp if sky is not None else None
     if job.video is None:
         reducers = run_reducers(source, selection.ranges, job.mode, progress, keep, params=params,
-                                calibration=calibration, workers=workers,
-                                cluster=client)  # fmt: skip
+                                calibration=calibration, workers=workers, cluster=client,
+                                warp=warp)  # fmt: skip
         return reducers, None
     from .video import trail_video
 
@@ -319,10 +327,45 @@ def _stack(
                                   overwrite=job.overwrite)  # fmt: skip
     try:
         reducers = run_reducers(source, selection.ranges, [reducer], sink.progress(progress),
-                                keep, params=params, calibration=calibration,
-                                sinks=[sink])  # fmt: skip
+                                keep, params=params, calibration=calibration, sinks=[sink],
+                                warp=warp)  # fmt: skip
         path = sink.finish(progress)
     except BaseException:
         sink.abort()
         raise
     return reducers, path
+
+
+def _trail_length(job: StackJob, source: SourceBase, selection: Selection,
+                  listener: Listener) -> StackJob:  # fmt: skip
+    """The job with its trail video's length in frames set from the sky's motion where it is
+    ``auto`` (a comet's default); 30 frames, said in a note, where the motion is not known."""
+    video = job.video
+    if video is None or not video.auto_length():
+        return job
+    from .trails import DEFAULT_TRAIL_FRAMES
+
+    frames, line = auto_trail_frames(source, selection.plan(), video.trail, video.trail_length)
+    if frames is None:
+        listener.message(f"Note: {option('trail_frames')} auto: {line}: {video.trail} trails of "
+                         f"{DEFAULT_TRAIL_FRAMES} frames")  # fmt: skip
+        frames = DEFAULT_TRAIL_FRAMES
+    else:
+        listener.message(f"Trail length: {line}")
+    return replace(job, video=replace(video, trail_frames=frames, trail_length=None))
+
+
+def _sky_report(sky: PreparedSky | None) -> list[str]:
+    """What gap filling and registration did, for the user."""
+    from .align import AlignSky
+    from .gaps import FillGaps
+
+    warp = sky.warp if sky is not None else None
+    if isinstance(warp, FillGaps) and warp.skipped:
+        shown = ", ".join(map(str, warp.skipped[:8])) + (", ..." if len(warp.skipped) > 8 else "")
+        return [f"Note: {option('fill_gaps')}: {len(warp.skipped)} of "
+                f"{len(warp.skipped) + warp.filled} gaps left open (a break in the sky's motion, "
+                f"a pause, or clouds), after frames {shown}"]  # fmt: skip
+    if isinstance(warp, AlignSky) and warp.stars is not None:
+        return [f"Registered {warp.registered} frames on the reference frame's stars."]
+    return []

@@ -158,6 +158,8 @@ def check_outputs(
     if video is not None:
         check_video_output(video, overwrite=job.overwrite, inputs=inputs)
     keogram = _check_keogram(job, stills, argmax, video, inputs)
+    if job.sky.mask_out is not None:
+        check_output(Path(job.sky.mask_out), bit_depth=8, overwrite=job.overwrite, inputs=inputs)
     return OutputPlan(tuple(stills), tuple(depths), argmax, video, keogram)
 
 
@@ -333,10 +335,12 @@ def write_outputs(
     calibration: Calibration | None = None,
     wrote: Callable[[Path], None] = lambda path: None,
     clock: Sequence[datetime] | None = None,
+    sky: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Render and write the stills (with their sidecars), the argmax image and the keogram;
     ``wrote(path)`` as each file lands. When one fails, the error says which files were written
-    before it. ``clock``: each keogram column's capture time, for its ticks."""
+    before it. ``clock``: each keogram column's capture time, for its ticks; ``sky``: the sky's
+    measured motion, recorded in the provenance."""
     written: list[Path] = []
 
     def landed(path: Path) -> None:
@@ -346,6 +350,7 @@ def write_outputs(
     options: dict[str, Any] = {"normalize": job.normalize, "gain": job.gain}
     if keep is not None:
         options["frame_filter"] = keep.to_dict()
+    options.update(sky or {})
     try:
         for out, depth, reducer, frame_range in zip(
             plan.stills, plan.depths, reducers, ranges, strict=False

@@ -101,6 +101,8 @@ def reduce_segments(
     total: int | None = None,
     params: dict[str, Any] | None = None,
     calibration: Any = None,
+    *,
+    warp: Any = None,
 ) -> Reducer:
     """Reduce each segment in a process of a standard ``concurrent.futures`` pool and combine
     the results in order: the segment task and the combine of :mod:`vid2trail.segments`, which
@@ -122,6 +124,8 @@ def reduce_segments(
         Reducer options for :func:`~vid2trail.reducers.make_reducer`.
     calibration : Calibration, optional
         Applied to every frame (prepared already).
+    warp : FrameWarp, optional
+        Applied to every frame after the calibration (one that needs no frame order).
 
     Returns
     -------
@@ -146,7 +150,8 @@ def reduce_segments(
     done = 0
     try:
         futures = [pool.submit(reduce_segment, source, seg, mode, params or {}, calibration,
-                               None, 0, i, _report) for i, seg in enumerate(segments)]  # fmt: skip
+                               None, 0, i, _report, warp)
+                   for i, seg in enumerate(segments)]  # fmt: skip
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
@@ -210,6 +215,7 @@ def reduce_in_threads(
     progress: Any = None,
     total: int | None = None,
     params: dict[str, Any] | None = None,
+    warp: Any = None,
 ) -> Reducer:
     """Like :func:`reduce_segments`, with one thread per segment (for sources whose decoder
     releases the GIL, such as OpenCV's image codecs); the reducers' numpy and OpenCV calls
@@ -236,7 +242,7 @@ def reduce_in_threads(
         for frame in source.frames(segment.start, segment.end, segment.step):
             if stop.is_set():
                 break
-            reducer.update(frame.pixels)
+            reducer.update(frame.pixels if warp is None else warp(frame.index, frame.pixels))
             with lock:
                 done += 1
                 if progress is not None:

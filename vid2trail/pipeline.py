@@ -24,10 +24,25 @@ from .select import FrameRange, past_end_error
 from .sources import SourceBase
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .calibrate import Calibration
 
 #: ``progress(frames_done, frames_total_or_None)``, called after every frame.
 ProgressCallback = Callable[[int, "int | None"], None]
+
+
+@runtime_checkable
+class FrameWarp(Protocol):
+    """A per-frame transform after the calibration, before the reducers and sinks: the sky moved
+    onto a reference (:class:`vid2trail.align.AlignSky`) or a gap filled
+    (:class:`vid2trail.gaps.FillGaps`)."""
+
+    #: True when a frame's result depends on the frames before it (fed in order, in one pass).
+    in_order: bool
+
+    def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
+        """Frame ``index`` transformed; ``pixels`` is left as it is."""
 
 
 @runtime_checkable
@@ -60,6 +75,7 @@ def run_reducers(
     workers: int = 1,
     sinks: Sequence[FrameSink] = (),
     cluster: Any = None,
+    warp: FrameWarp | None = None,
 ) -> list[Reducer]:
     """Decode once (once per pass for the multi-pass modes) and feed every window's reducer.
 
@@ -100,6 +116,9 @@ def run_reducers(
         ``sink(frame)`` for every frame the reducers took in the first pass, right after they
         took it (the trail video): kept frames only, with calibration applied. The frame's buffer
         may be reused afterwards.
+    warp : FrameWarp, optional
+        Applied to every kept frame after the calibration (``--align``, ``--fill-gaps``). One
+        whose ``in_order`` is set keeps the whole window in this process, in one pass.
 
     Returns
     -------
@@ -124,11 +143,13 @@ def run_reducers(
     passes = max(r.passes for r in reducers)
     pairs = list(zip(ranges, reducers, strict=True))
     splittable = len(pairs) == 1 and not sinks and isinstance(names[0], str)
+    splittable = splittable and (warp is None or not warp.in_order)
     if cluster is not None and splittable and keep is None and cluster_safe(reducers[0]):
         return [_run_on_cluster(cluster, source, plan, names[0], dict(params or {}), calibration,
-                                progress, total, ranges[0])]  # fmt: skip
+                                progress, total, ranges[0], warp)]  # fmt: skip
     if splittable and keep is None and calibration is None and parallel_safe(reducers[0]):
-        split = _run_split(source, plan, names[0], dict(params or {}), workers, progress, total)
+        split = _run_split(source, plan, names[0], dict(params or {}), workers, progress, total,
+                           warp)  # fmt: skip
         if split is not None:
             if split.count == 0:
                 raise _past_end(source, ranges[0])
@@ -152,7 +173,7 @@ def run_reducers(
                 reducer.begin_pass(k)
             first = k == 0
             feed = _Pass(source, plan, active, calibration, keep if first else None, dropped,
-                         sinks if first else ())  # fmt: skip
+                         sinks if first else (), warp)  # fmt: skip
             done = feed.run(progress, done, grand_total)
             if k == 0:
                 _check_counts(source, pairs, dropped)
@@ -187,6 +208,7 @@ def _run_on_cluster(
     progress: ProgressCallback | None,
     total: int | None,
     frame_range: FrameRange,
+    warp: FrameWarp | None = None,
 ) -> Reducer:
     """One window on the cluster: the calibration's survey here first, then the segments."""
     from .segments import stack_on_cluster
@@ -196,7 +218,7 @@ def _run_on_cluster(
     if calibration is not None:
         calibration.prepare(source, plan, total)
     reducer = stack_on_cluster(client, source, plan, total, mode, params,
-                               calibration=calibration, progress=progress)  # fmt: skip
+                               calibration=calibration, progress=progress, warp=warp)  # fmt: skip
     if reducer.count == 0:
         raise _past_end(source, frame_range)
     return reducer
@@ -210,13 +232,14 @@ def _run_split(
     workers: int,
     progress: ProgressCallback | None,
     total: int | None,
+    warp: FrameWarp | None = None,
 ) -> Reducer | None:
     """One window cut into segments: processes for a video, threads for a folder; None when
     the input is too short to split, or cannot be."""
     if total is None:
         return None
     if source.keyframes_only and plan.step == 1:
-        return _run_keyframes_split(source, plan, mode, params, progress, total)
+        return _run_keyframes_split(source, plan, mode, params, progress, total, warp)
     if workers > 1 and can_split(source, source.known_info()):
         if not source.known_info().frame_count_exact and source.frame_times():
             # The estimate counts a longer audio track too, which would leave workers idle
@@ -226,13 +249,13 @@ def _run_split(
         if len(segments) > 1:
             # Share the cores: each process's decoder gets its slice of them.
             part = source.configured(decoder_threads=max(1, (os.cpu_count() or 1) // len(segments)))
-            return reduce_segments(part, segments, mode, progress, total, params)
+            return reduce_segments(part, segments, mode, progress, total, params, warp=warp)
     threads = source.threads
     if threads > 1 and source.info.backend == "images":
         segments = split_range(plan, total, threads, min_frames=4)
         if len(segments) > 1:
             single = source.configured(threads=1)
-            return reduce_in_threads(single, segments, mode, progress, total, params)
+            return reduce_in_threads(single, segments, mode, progress, total, params, warp)
     return None
 
 
@@ -243,6 +266,7 @@ def _run_keyframes_split(
     params: dict[str, Any],
     progress: ProgressCallback | None,
     total: int | None,
+    warp: FrameWarp | None = None,
 ) -> Reducer | None:
     """A keyframes-only preview decoded by several ffmpeg processes at once, one per core.
 
@@ -261,7 +285,7 @@ def _run_keyframes_split(
     ends: list[int | None] = [*cuts[1:], plan.end]
     segments = [FrameRange(a, b, 1) for a, b in zip(cuts, ends, strict=True)]
     single = source.configured(decoder_threads=1)
-    return reduce_in_threads(single, segments, mode, progress, total, params)
+    return reduce_in_threads(single, segments, mode, progress, total, params, warp)
 
 
 #: At most this many ffmpeg processes decode a keyframes-only preview.
@@ -282,8 +306,9 @@ class _Pass:
         keep: Callable[[Frame], bool] | None,
         dropped: list[int],
         sinks: Sequence[FrameSink] = (),
+        warp: FrameWarp | None = None,
     ) -> None:
-        self.source, self.plan, self.pairs = source, plan, pairs
+        self.source, self.plan, self.pairs, self.warp = source, plan, pairs, warp
         self.calibration, self.keep, self.dropped = calibration, keep, dropped
         # The first pass asks keep() and records what it drops; later passes drop the same.
         self.skip = frozenset(dropped) if keep is None else frozenset()
@@ -299,6 +324,8 @@ class _Pass:
                 pixels = frame.pixels
                 if self.calibration is not None:
                     pixels = self.calibration.apply(pixels)
+                if self.warp is not None:
+                    pixels = self.warp(frame.index, pixels)
                 if single:
                     self.pairs[0][1].update(pixels)
                 else:

@@ -74,9 +74,11 @@ def reduce_segment(
     k: int = 0,
     index: int = 0,
     report: Callable[[int], None] | None = None,
+    warp: Any = None,
 ) -> Reducer:
     """A task: reduce one segment's frames, in pass ``k`` from the combined ``base`` of the pass
-    before (pass 0: a fresh reducer); ``report(n)`` every few frames with the frames since.
+    before (pass 0: a fresh reducer); ``report(n)`` every few frames with the frames since;
+    ``warp(index, pixels)`` after the calibration (:class:`vid2trail.pipeline.FrameWarp`).
     The local ``--workers`` processes run the same task (:mod:`vid2trail.parallel`).
 
     Examples
@@ -97,6 +99,8 @@ def reduce_segment(
     pending = 0
     for frame in source.frames(segment.start, segment.end, segment.step):
         pixels = frame.pixels if calibration is None else calibration.apply(frame.pixels)
+        if warp is not None:
+            pixels = warp(frame.index, pixels)
         reducer.update(pixels)
         pending += 1
         if report is not None and pending == _REPORT_EVERY:
@@ -140,6 +144,7 @@ def stack_on_cluster(
     *,
     calibration: Calibration | None = None,
     progress: ProgressCallback | None = None,
+    warp: Any = None,
 ) -> Reducer:
     """Reduce the plan's frames on the cluster's workers and return the combined reducer.
 
@@ -165,6 +170,8 @@ def stack_on_cluster(
                 base,
                 k,
                 i,
+                None,
+                warp,
                 pure=False,
                 retries=2,
             )  # fmt: skip

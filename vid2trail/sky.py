@@ -36,6 +36,7 @@ from .color import luma
 from .errors import SourceError
 from .frames import Frame
 from .homography import (
+    Turn,
     apply,
     fit_homography,
     power,
@@ -144,6 +145,9 @@ class SkyMotion:
         Frame numbers after which the motion is not the steady model's.
     step_errors : tuple of (int, float)
         The checked steps: the frame number and how far the steady model misses it (pixels).
+    drift : (int, int) or None
+        Frames between which the sky left the steady model (a bump between two baselines), the
+        model being fitted on the frames before.
     """
 
     unit: np.ndarray
@@ -154,6 +158,7 @@ class SkyMotion:
     steady: bool
     breaks: tuple[int, ...] = ()
     step_errors: tuple[tuple[int, float], ...] = field(default=())
+    drift: tuple[int, int] | None = None
 
     def describe(self) -> list[str]:
         """Lines for the user: the pole, the rate and its sidereal check, the breaks."""
@@ -169,7 +174,11 @@ class SkyMotion:
                 every = self.deg_per_step / SIDEREAL_DEG_PER_HOUR * 3600
                 line += f"; as a timelapse of the turning sky, a frame every {every:.1f} s"
             lines.append(line)
-        if not self.steady:
+        if self.drift is not None:
+            first, last = self.drift
+            lines.append(f"The motion leaves the steady model between frames {first} and {last} "
+                         "(a bumped tripod?): the model is fitted before it")  # fmt: skip
+        if self.breaks:
             plural = "s" if len(self.breaks) > 1 else ""
             lines.append(f"The motion is not steady after frame{plural} "
                          f"{', '.join(map(str, self.breaks))} (a bumped tripod, a cut, a moving "
@@ -181,6 +190,7 @@ class SkyMotion:
         return {"pole_px": list(self.pole) if self.pole else None,
                 "deg_per_frame": self.deg_per_step, "deg_per_hour": self.deg_per_hour,
                 "stars": self.stars, "steady": self.steady, "breaks": list(self.breaks),
+                "drift": list(self.drift) if self.drift else None,
                 "homography_per_frame": self.unit.tolist()}  # fmt: skip
 
 
@@ -239,14 +249,43 @@ def sky_motion(
         inliers = fitted[1]
         tracks.append((k, first[a, :2][inliers], stars[k][b, :2][inliers]))
         unit = power(fitted[0], 1 / k) if k >= 2 else unit
-    turn = refine_turn(unit, tracks, info.width, info.height)
-    if turn is not None:
-        unit = turn.homography(1)
+    unit, drift = _steady_part(unit, tracks, frames, info.width, info.height)
     degrees, pole = turn_and_pole(unit)
     errors = _check_steps(unit, stars, frames, picks, info.width, info.height)
     breaks = tuple(i for i, error in errors if error > BREAK_PX)
     return SkyMotion(unit, pole, degrees, _per_hour(source, frames, degrees), len(first),
-                     not breaks, breaks, tuple(errors))  # fmt: skip
+                     not breaks and drift is None, breaks, tuple(errors), drift)  # fmt: skip
+
+
+def _steady_part(
+    unit: np.ndarray,
+    tracks: list[tuple[int, np.ndarray, np.ndarray]],
+    frames: FrameRange,
+    width: int,
+    height: int,
+) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """The rotation model fitted to the tracks, refitted to those before the first baseline it
+    misses by more than :data:`BREAK_PX` (a bump between two baselines); that baseline's span."""
+    turn = refine_turn(unit, tracks, width, height)
+    if turn is None:
+        return unit, None
+    drift, fitted_on = None, len(tracks)
+    for _ in range(4):  # a model fitted across the bump first misses an earlier baseline
+        missed = next((n for n, (k, a, b) in enumerate(tracks) if n >= 2 and _rms(turn, k, a, b)
+                       > BREAK_PX), None)  # fmt: skip
+        if missed is None or missed == fitted_on:
+            break
+        again = refine_turn(turn.homography(1), tracks[:missed], width, height)
+        if again is None:
+            break
+        start, step = frames.start, frames.step
+        drift = (start + tracks[missed - 1][0] * step, start + tracks[missed][0] * step)
+        turn, fitted_on = again, missed
+    return turn.homography(1), drift
+
+
+def _rms(turn: Turn, k: int, a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.sum((apply(turn.homography(k), a) - b) ** 2, axis=1))))
 
 
 def _stars(source: SourceBase, frames: FrameRange, picks: Sequence[int]) -> dict[int, np.ndarray]:

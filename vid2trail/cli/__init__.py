@@ -29,6 +29,7 @@ from ..version import __version__
 from . import camera_options as c
 from . import options as o
 from . import scan_options as so
+from . import sky_options as k
 from . import video_options as v
 from .flags import job_from_flags
 from .terminal import Terminal, echo, progress_bar, reports_errors, sigterm_cleans_up
@@ -215,6 +216,7 @@ def stack_command(
     video: v.VideoOpt = None,
     trail: v.TrailOpt = None,
     trail_frames: v.TrailFramesOpt = None,
+    trail_length: v.TrailLengthOpt = None,
     decay: v.DecayOpt = None,
     video_fps: v.VideoFpsOpt = None,
     video_step: v.VideoStepOpt = None,
@@ -227,6 +229,11 @@ def stack_command(
     keogram_width: c.KeogramWidthOpt = None,
     sort: c.SortOpt = _JOB.sort,
     raw_half: c.RawHalfOpt = False,
+    fill_gaps: k.FillGapsOpt = False,
+    align: k.AlignOpt = False,
+    align_to: k.AlignToOpt = None,
+    sky_mask: k.SkyMaskOpt = None,
+    sky_mask_out: k.SkyMaskOutOpt = None,
     version: VersionOpt = False,
 ) -> None:
     """Stack frames of INPUT into a long-exposure still and print the path written."""

@@ -25,13 +25,14 @@ from ..writers import STILL_FORMATS
 from . import _Panels, app
 from . import camera_options as c
 from . import options as o
+from . import sky_options as k
 from . import video_options as v
 from .flags import job_from_flags
 from .terminal import Terminal, echo, flags, reports_errors
 
 #: The trail-video flags that need ``--video``.
-_VIDEO_SETTINGS = ("trail", "trail_frames", "decay", "video_step", "video_fps", "video_width",
-                   "codec", "crf", "preset")  # fmt: skip
+_VIDEO_SETTINGS = ("trail", "trail_frames", "trail_length", "decay", "video_step", "video_fps",
+                   "video_width", "codec", "crf", "preset")  # fmt: skip
 #: Still formats by their usual names (the other spellings, jpeg, tiff, fit, fts, work too).
 _STILLS = ("png", "jpg", "tif", "fits", "npy")
 _VIDEOS = [ext.lstrip(".") for ext in VIDEO_FORMATS]
@@ -187,6 +188,7 @@ def batch_command(
     video: BatchVideoOpt = None,
     trail: v.TrailOpt = None,
     trail_frames: v.TrailFramesOpt = None,
+    trail_length: v.TrailLengthOpt = None,
     decay: v.DecayOpt = None,
     video_fps: v.VideoFpsOpt = None,
     video_step: v.VideoStepOpt = None,
@@ -199,6 +201,9 @@ def batch_command(
     keogram_width: c.KeogramWidthOpt = None,
     sort: c.SortOpt = _JOB.sort,
     raw_half: c.RawHalfOpt = False,
+    fill_gaps: k.FillGapsOpt = False,
+    align: k.AlignOpt = False,
+    sky_mask: k.SkyMaskOpt = None,
     workers: BatchWorkersOpt = None,
     scheduler: SchedulerOpt = None,
     force: ForceOpt = False,

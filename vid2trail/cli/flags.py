@@ -14,11 +14,12 @@ from ..median import parse_size
 from ..outputs import default_still
 from ..parallel import default_workers
 from ..select import Window, window_of
+from ..skyjob import SkyJob
 
 #: The trail-video flags, by their name in :class:`~vid2trail.job.TrailVideoJob` (``step``) or
 #: :class:`~vid2trail.encode.VideoOptions` (the rest but ``trail``, ``trail_frames``, ``decay``).
 _VIDEO_FLAGS = {"trail": "trail", "trail_frames": "trail_frames", "decay": "decay",
-                "video_step": "step"}  # fmt: skip
+                "video_step": "step", "trail_length": "trail_length"}  # fmt: skip
 _ENCODING_FLAGS = {"video_fps": "fps", "video_width": "width", "codec": "codec", "crf": "crf",
                    "preset": "preset"}  # fmt: skip
 
@@ -65,6 +66,8 @@ def job_from_flags(flags: Mapping[str, Any]) -> StackJob:
         workers=default_workers() if workers is None else workers, threads=workers,
         still=flags.get("output") or default_still(source, mode, bool(fields.get("preview"))),
         window_names=bool(flags.get("window")), video=_video(flags), keogram=_keogram(flags),
+        sky=SkyJob(bool(flags.get("fill_gaps")), bool(flags.get("align")), flags.get("align_to"),
+                   flags.get("sky_mask"), flags.get("sky_mask_out")),
         scheduler=scheduler_address(flags.get("scheduler")), **fields,
     )  # fmt: skip
 

@@ -26,8 +26,9 @@ CALIBRATION = "Calibration"
 OUTPUTS = "Outputs"
 VIDEO = "Trail video"
 KEOGRAM = "Keogram"
+SKY = "Sky motion"
 PERFORMANCE = "Performance"
-PANELS = (INPUT, STACKING, CALIBRATION, OUTPUTS, VIDEO, KEOGRAM, PERFORMANCE)
+PANELS = (INPUT, STACKING, CALIBRATION, SKY, OUTPUTS, VIDEO, KEOGRAM, PERFORMANCE)
 
 _NORMALIZE_DEFAULTS = (
     ", ".join(f"{m}: {n}" for m, n in DEFAULT_NORMALIZE.items() if n != "none") + ", others: none"

@@ -9,6 +9,7 @@ import typer
 from ..encoding import CODECS, DEFAULT_CRF, DEFAULT_FOLDER_FPS, DEFAULT_PRESET, VIDEO_FORMATS
 from ..trails import COMET_FLOOR, DEFAULT_TRAIL_FRAMES, TRAIL_KINDS
 from .options import VIDEO, number, whole
+from .sky_options import trail_frames
 
 VideoOpt = Annotated[
     str | None,
@@ -33,14 +34,25 @@ TrailOpt = Annotated[
     ),
 ]
 TrailFramesOpt = Annotated[
-    int | None,
+    str | None,
     typer.Option(
-        parser=whole,
-        metavar="L",
+        parser=trail_frames,
+        metavar="L|auto",
         help="Trail length in frames for comet and window. For comet it sets the decay so a "
         f"tail falls to {COMET_FLOOR:.0%} of its light after L frames: decay = 0.01 ** (1/L). "
-        "window keeps L frames in memory (6 MB each at 1080p).",
-        show_default=str(DEFAULT_TRAIL_FRAMES),
+        "window keeps L frames in memory (6 MB each at 1080p). auto: from the sky's measured "
+        "motion, a tail of --trail-length pixels.",
+        show_default=f"comet: auto, window: {DEFAULT_TRAIL_FRAMES}",
+        rich_help_panel=VIDEO,
+    ),
+]
+TrailLengthOpt = Annotated[
+    float | None,
+    typer.Option(
+        parser=number,
+        metavar="PX",
+        help="The tail's length in pixels for --trail-frames auto.",
+        show_default="4% of the frame's diagonal",
         rich_help_panel=VIDEO,
     ),
 ]
