@@ -64,9 +64,13 @@ class AlignSky:
         else:
             self._box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
         y0, y1, x0, x1 = self._box
-        self._w = np.ascontiguousarray(self.weight[y0:y1, x0:x1])
+        box = self.weight[y0:y1, x0:x1]
+        # Rows all sky take the warp; the others (the feathered horizon) are blended.
+        whole = (box == 1).all(axis=1)
+        self._sky_rows = np.flatnonzero(whole)
+        self._band_rows = np.flatnonzero(~whole)
+        self._w = np.ascontiguousarray(box[self._band_rows])
         self._rest = np.ascontiguousarray(1.0 - self._w)
-        self._all_sky = bool(self._w.size) and bool((self._w == 1).all())
         self._powers = Powers(self.unit)
 
     def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
@@ -82,8 +86,15 @@ class AlignSky:
                                      borderMode=cv2.BORDER_TRANSPARENT)  # fmt: skip
         warped = warped.reshape(region.shape)
         out = pixels.copy()
-        out[y0:y1, x0:x1] = warped if self._all_sky else self._blend(warped, region)
+        inside = out[y0:y1, x0:x1]
+        inside[self._sky_rows] = warped[self._sky_rows]  # rows of sky alone: the warp as it is
+        band = self._band_rows
+        if band.size:
+            inside[band] = self._blend(warped[band], region[band])
         return out
+
+    def close(self) -> None:
+        """Nothing to let go of."""
 
     def homography(self, index: int, pixels: np.ndarray) -> np.ndarray:
         """The sky's motion from frame ``index`` to the reference: the steady model's, or a fit
@@ -103,6 +114,7 @@ class AlignSky:
         return model
 
     def _blend(self, warped: np.ndarray, region: np.ndarray) -> np.ndarray:
+        warped, region = np.ascontiguousarray(warped), np.ascontiguousarray(region)
         if warped.dtype in (np.uint8, np.float32):
             mixed = cv2.blendLinear(warped, region, self._w, self._rest)
             return mixed.reshape(region.shape)

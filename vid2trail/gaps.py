@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -25,12 +26,19 @@ import cv2
 import numpy as np
 
 from .homography import Powers, apply
-from .skymask import SkyMask, background, gray
+from .skymask import SkyMask, background
 
 #: The filled positions of a star pixel are at most this far apart (pixels): a continuous trail.
 SPACING_PX = 0.7
-#: Star pixels are this many times the noise above their local background.
-STAR_K = 3.0
+#: Star pixels are this many times the noise above their local background (sensor noise
+#: crosses 3 times in a thousand pixels, 5 times in three million) ...
+STAR_K = 5.0
+#: ... with the pixels around them that are this many times above it.
+EDGE_K = 2.0
+#: The sky's background is measured again after this many frames (it changes slowly).
+BACKGROUND_EVERY = 8
+#: The positions of this many star pixels are moved at once.
+BATCH = 1 << 21
 #: The brightest peaks of the last frame checked against this one.
 CHECKED_PEAKS = 48
 #: ... among this many peaks of this frame, ...
@@ -83,10 +91,14 @@ class FillGaps:
     skipped: list[int] = field(default_factory=list)
     _last: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
     _interval: float | None = None
+    _background: np.ndarray | None = None
+    _since_background: int = 0
+    _pool: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
         self._movable = self.mask.sky & ~self.mask.static
-        self._powers = Powers(self.unit)
+        self._movable_u8 = self._movable.astype(np.uint8) * 255
+        self._powers = _Cached(Powers(self.unit))
         self._break_set = frozenset(self.breaks)
         if self.clock is not None and len(self.clock) > 2:
             steps = np.diff([t.timestamp() for t in self.clock])
@@ -94,44 +106,71 @@ class FillGaps:
             self._interval = float(np.median(positive)) if len(positive) else None
 
     def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
-        """This frame, with the gap since the last one filled; the last one's stars kept."""
-        luma = gray(pixels)
-        bright = (luma - background(luma)) > STAR_K * self.mask.noise
-        stars = self._stars(index, pixels, luma, bright)
-        out = pixels
+        """This frame, with the gap since the last one filled; the last one's stars kept.
+
+        This frame's stars are found in a helper thread (OpenCV, which lets go of the GIL)
+        while the gap is filled here; the check that the gap may be filled waits for them."""
+        finding = self._helper().submit(self._find, index, pixels)
         last = self._last
-        if last is not None and self._fillable(last, stars):
+        out = None
+        if last is not None and not self._broken(last[0], index):
             out = self._filled(last, index, pixels)
-            self.filled += 1
-        elif last is not None:
-            self.skipped.append(last[0])
+        stars = finding.result()
         self._last = stars
-        return out
+        if last is None:
+            return pixels
+        if out is not None and self._fillable(last, stars):
+            self.filled += 1
+            return out
+        self.skipped.append(last[0])
+        return pixels
+
+    def close(self) -> None:
+        """Stop the helper thread."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _helper(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="vid2trail-gaps")
+        return self._pool
+
+    def _find(self, index: int, pixels: np.ndarray) -> tuple[int, np.ndarray, np.ndarray,
+                                                               np.ndarray]:  # fmt: skip
+        luma = _native_luma(pixels)
+        if self._background is None or self._since_background >= BACKGROUND_EVERY:
+            self._background = background(luma).astype(luma.dtype)
+            self._since_background = 0
+        self._since_background += 1
+        above = cv2.subtract(luma, self._background)  # saturates at 0 for integers
+        return self._stars(index, pixels, luma, above)
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_pool"] = None
+        return state
 
     def _stars(
-        self, index: int, pixels: np.ndarray, luma: np.ndarray, bright: np.ndarray
+        self, index: int, pixels: np.ndarray, luma: np.ndarray, above: np.ndarray
     ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-        """The frame's movable star pixels (with a pixel of their faint edges): where they are,
-        their values, and the local peaks among them, brightest first."""
-        core = bright & self._movable
-        grown = cv2.dilate(core.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-        ys, xs = np.nonzero(grown & self._movable)
-        points = np.column_stack([xs, ys]).astype(np.float64)
-        values = pixels.reshape(-1, pixels.shape[2])[ys * pixels.shape[1] + xs].copy()
-        return index, points, values, _peaks(luma, core)
+        """The frame's movable star pixels (with the pixel around them that is above the noise):
+        where they are, their values, and the local peaks among them, brightest first."""
+        noise = self.mask.noise
+        core = cv2.bitwise_and(cv2.compare(above, STAR_K * noise, cv2.CMP_GT), self._movable_u8)
+        edge = cv2.bitwise_and(cv2.compare(above, EDGE_K * noise, cv2.CMP_GT), self._movable_u8)
+        xy = _nonzero_xy(cv2.bitwise_and(cv2.dilate(core, _SQUARE), edge))
+        values = pixels.reshape(-1, pixels.shape[2])[xy[:, 1] * pixels.shape[1] + xy[:, 0]]
+        return index, xy.astype(np.float64), values, _peaks(luma, core, xy)
 
     def _fillable(
         self,
         last: tuple[int, np.ndarray, np.ndarray, np.ndarray],
         now: tuple[int, np.ndarray, np.ndarray, np.ndarray],
     ) -> bool:
-        """No break, pause or lost stars between the last frame and this one: the last one's
-        brightest peaks are found within a pixel and a half of where the motion puts them."""
+        """No stars lost between the last frame and this one: the last one's brightest peaks are
+        found within a pixel and a half of where the motion puts them."""
         before, index = last[0], now[0]
-        if any(before <= b < index for b in self._break_set):
-            return False
-        if self._paused(before, index):
-            return False
         checked, peaks = last[3][:CHECKED_PEAKS], now[3]
         if len(checked) < 4 or len(peaks) < 4:
             return True  # too few stars to check, and as few to fill
@@ -142,9 +181,16 @@ class FillGaps:
         moved = moved[inside]
         if len(moved) < 4:
             return True  # the stars left the frame: nothing to check them against
-        distance = np.hypot(moved[:, None, 0] - peaks[None, :, 0],
-                            moved[:, None, 1] - peaks[None, :, 1]).min(axis=1)  # fmt: skip
-        return float(np.mean(distance <= FOUND_PX)) >= FOUND_SHARE
+        # Found: a peak of this frame within the 3 x 3 pixels around where the motion puts it.
+        codes = np.sort((peaks[:, 1] * width + peaks[:, 0]).astype(np.int64))
+        x, y = np.rint(moved[:, 0]).astype(np.int64), np.rint(moved[:, 1]).astype(np.int64)
+        near = ((y[:, None] + _DY) * width + x[:, None] + _DX).ravel()
+        hit = np.isin(near, codes).reshape(len(moved), -1).any(axis=1)
+        return float(np.mean(hit)) >= FOUND_SHARE
+
+    def _broken(self, before: int, index: int) -> bool:
+        """A break in the motion, or a pause in the capture, between the two frames."""
+        return any(before <= b < index for b in self._break_set) or self._paused(before, index)
 
     def _paused(self, before: int, index: int) -> bool:
         clock, interval = self.clock, self._interval
@@ -167,27 +213,83 @@ class FillGaps:
         whole = self._powers(frames)
         reach = float(np.max(np.hypot(*(apply(whole, points) - points).T)))
         steps = min(MOST_STEPS, max(1, math.ceil(reach / SPACING_PX)))
+        if steps < 2:
+            return out
+        # H^(k/steps) for k = 1 .. steps-1, as powers of one small step.
+        small = self._powers(frames / steps)
+        mats = [small]
+        for _ in range(steps - 2):
+            mats.append(small @ mats[-1])
         height, width = self._movable.shape
         flat = out.reshape(-1, out.shape[2])
-        for s in range(1, steps):
-            moved = apply(self._powers(frames * s / steps), points)
-            x = np.rint(moved[:, 0]).astype(np.intp)
-            y = np.rint(moved[:, 1]).astype(np.intp)
+        movable = self._movable.ravel()
+        rows = np.column_stack([points, np.ones(len(points))]).T  # 3 x N
+        per = max(1, BATCH // len(points))
+        for first in range(0, len(mats), per):
+            moved = np.matmul(np.array(mats[first : first + per]), rows)
+            x = np.rint(moved[:, 0] / moved[:, 2]).astype(np.intp).ravel()
+            y = np.rint(moved[:, 1] / moved[:, 2]).astype(np.intp).ravel()
+            which = np.tile(np.arange(len(points)), len(moved))
             inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-            x, y = x[inside], y[inside]
-            sky = self._movable[y, x]
-            where = y[sky] * width + x[sky]
-            flat[where] = np.maximum(flat[where], values[inside][sky])
+            where = y[inside] * width + x[inside]
+            sky = movable[where]
+            where, chosen = where[sky], values[which[inside][sky]]
+            for c in range(flat.shape[1]):  # one channel at a time: ufunc.at's fast path
+                np.maximum.at(flat[:, c], where, chosen[:, c])
         return out
 
 
-def _peaks(luma: np.ndarray, core: np.ndarray) -> np.ndarray:
-    """The local maxima among the star pixels (at most :data:`MOST_PEAKS`), brightest first, as
-    ``x, y`` rows."""
-    top = cv2.dilate(luma, np.ones((3, 3), np.uint8))
-    ys, xs = np.nonzero(core & (luma >= top))
-    order = np.argsort(luma[ys, xs])[::-1][:MOST_PEAKS]
-    return np.column_stack([xs[order], ys[order]]).astype(np.float64)
+def _peaks(luma: np.ndarray, core: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """The local maxima among the star pixels ``xy`` (at most :data:`MOST_PEAKS`), brightest
+    first, as ``x, y`` rows."""
+    top = cv2.dilate(luma, _SQUARE)
+    x, y = xy[:, 0], xy[:, 1]
+    level = luma[y, x]
+    peak = (core[y, x] > 0) & (level >= top[y, x])
+    order = np.argsort(level[peak])[::-1][:MOST_PEAKS]
+    return xy[peak][order].astype(np.float64)
+
+
+def _native_luma(pixels: np.ndarray) -> np.ndarray:
+    """A frame's luma in its own dtype (the detection's brightness)."""
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    return pixels.reshape(pixels.shape[0], pixels.shape[1])
+
+
+def _nonzero_xy(image: np.ndarray) -> np.ndarray:
+    """The ``x, y`` of the nonzero pixels of a contiguous uint8 image, row by row: eight pixels
+    are read as one 64-bit word, so a sparse image is scanned several times faster than by
+    pixel."""
+    flat = image.reshape(-1)
+    whole = flat.size // 8 * 8
+    words = np.flatnonzero(flat[:whole].view(np.uint64))
+    spots = (words[:, None] * 8 + np.arange(8)).ravel()
+    tail = np.arange(whole, flat.size)
+    spots = np.concatenate([spots, tail])
+    spots = spots[flat[spots] != 0]
+    width = image.shape[1]
+    return np.column_stack([spots % width, spots // width]).astype(np.intp)
+
+
+class _Cached:
+    """A homography's powers, remembered by exponent (the same gap comes again and again)."""
+
+    def __init__(self, powers: Powers) -> None:
+        self._powers = powers
+        self._known: dict[float, np.ndarray] = {}
+
+    def __call__(self, s: float) -> np.ndarray:
+        known = self._known.get(s)
+        if known is None:
+            if len(self._known) > 256:
+                self._known.clear()
+            known = self._known[s] = self._powers(s)
+        return known
+
+
+_SQUARE = np.ones((3, 3), np.uint8)
+_DY, _DX = (a.ravel()[None, :] for a in np.mgrid[-1:2, -1:2])
 
 
 __all__ = ["FillGaps"]

@@ -44,6 +44,9 @@ class FrameWarp(Protocol):
     def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
         """Frame ``index`` transformed; ``pixels`` is left as it is."""
 
+    def close(self) -> None:
+        """Let go of any helper the transform started; called once the frames are done."""
+
 
 @runtime_checkable
 class FrameSink(Protocol):
@@ -183,6 +186,9 @@ def run_reducers(
         for reducer in reducers:
             reducer.close()
         raise
+    finally:
+        if warp is not None:
+            warp.close()
     return reducers
 
 
