@@ -5,7 +5,8 @@ motion from that frame to the reference (``H^(reference - frame)`` of the steady
 :mod:`vid2trail.sky`), keeps the foreground as it was shot, and blends the two through the
 feathered sky mask (:func:`vid2trail.skymask.feather`), so a mean, sigma or median stack has
 pinpoint stars, a quiet sky and a sharp foreground. Sky the frame did not see (turned in from
-beyond its edge) keeps the frame's own pixels.
+beyond its edge, or from the frame's ground: a star not yet risen) keeps the frame's own pixels,
+so the ground never moves into the sky.
 
 Each frame's warp depends on its number only, so partial stacks of any split of the frames
 combine exactly, in processes (``--workers``) or on a cluster. Where the motion is not steady (a
@@ -64,13 +65,15 @@ class AlignSky:
         else:
             self._box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
         y0, y1, x0, x1 = self._box
-        box = self.weight[y0:y1, x0:x1]
-        # Rows all sky take the warp; the others (the feathered horizon) are blended.
-        whole = (box == 1).all(axis=1)
-        self._sky_rows = np.flatnonzero(whole)
-        self._band_rows = np.flatnonzero(~whole)
-        self._w = np.ascontiguousarray(box[self._band_rows])
-        self._rest = np.ascontiguousarray(1.0 - self._w)
+        self._weight_box = np.ascontiguousarray(self.weight[y0:y1, x0:x1])
+        # Where the sky is, at a quarter of the size: enough to follow the horizon through the
+        # warp (the feather is wider than the four pixels it blurs).
+        height, width = self.weight.shape
+        small = (max(1, width // _SHRINK), max(1, height // _SHRINK))
+        self._sky_small = cv2.resize((self.weight > 0).astype(np.float32), small,
+                                     interpolation=cv2.INTER_AREA)  # fmt: skip
+        self._scale = np.diag([small[0] / width, small[1] / height, 1.0])
+        self._band = np.flatnonzero(self._weight_box.min(axis=1) < 1)
         self._powers = Powers(self.unit)
 
     def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
@@ -79,19 +82,39 @@ class AlignSky:
         if index == self.reference or y1 == y0:
             return pixels
         moved = self.homography(index, pixels)
-        shift = np.array([[1.0, 0, -x0], [0, 1, -y0], [0, 0, 1]])
+        box = np.array([[1.0, 0, -x0], [0, 1, -y0], [0, 0, 1]]) @ moved
+        size = (x1 - x0, y1 - y0)
         region = pixels[y0:y1, x0:x1]
-        warped = cv2.warpPerspective(pixels, shift @ moved, (x1 - x0, y1 - y0),
-                                     dst=region.copy(), flags=cv2.INTER_CUBIC,
+        warped = cv2.warpPerspective(pixels, box, size, dst=region.copy(), flags=cv2.INTER_CUBIC,
                                      borderMode=cv2.BORDER_TRANSPARENT)  # fmt: skip
         warped = warped.reshape(region.shape)
+        # Where the sky came from the frame's ground (not yet risen, set behind the horizon) or
+        # from beyond its edge, the frame's own pixels stay: the ground is never moved into sky.
+        seen = self._seen(moved, size, (x0, y0))
+        short = seen.min(axis=1) < 1
+        partial = np.union1d(self._band, np.flatnonzero(short))
         out = pixels.copy()
         inside = out[y0:y1, x0:x1]
-        inside[self._sky_rows] = warped[self._sky_rows]  # rows of sky alone: the warp as it is
-        band = self._band_rows
-        if band.size:
-            inside[band] = self._blend(warped[band], region[band])
+        inside[...] = warped  # rows of sky alone take the warp as it is; the others are blended
+        if partial.size:
+            w = np.ascontiguousarray(self._weight_box[partial] * seen[partial])
+            inside[partial] = self._blend(warped[partial], region[partial], w)
         return out
+
+    def _seen(
+        self, moved: np.ndarray, size: tuple[int, int], corner: tuple[int, int]
+    ) -> np.ndarray:
+        """How much of each pixel of the sky's box came from the frame's own sky (1), not from
+        its ground (0): the sky mask moved by ``moved``, at a quarter size."""
+        small_size = self._sky_small.shape[::-1]
+        shrunk = self._scale @ moved @ np.linalg.inv(self._scale)
+        # Beyond the edge the mask goes on as at the edge: what came from outside the frame is
+        # the frame's own pixels already (the warp leaves them).
+        small = cv2.warpPerspective(self._sky_small, shrunk, small_size, flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        full = cv2.resize(small, self.weight.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        x0, y0 = corner
+        return full[y0 : y0 + size[1], x0 : x0 + size[0]]
 
     def close(self) -> None:
         """Nothing to let go of."""
@@ -113,17 +136,20 @@ class AlignSky:
                 return fitted[0]
         return model
 
-    def _blend(self, warped: np.ndarray, region: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def _blend(warped: np.ndarray, region: np.ndarray, w: np.ndarray) -> np.ndarray:
         warped, region = np.ascontiguousarray(warped), np.ascontiguousarray(region)
         if warped.dtype in (np.uint8, np.float32):
-            mixed = cv2.blendLinear(warped, region, self._w, self._rest)
+            mixed = cv2.blendLinear(warped, region, w, 1.0 - w)
             return mixed.reshape(region.shape)
-        w = self._w[:, :, None]
-        mixed = region + w * (warped.astype(np.float32) - region)
+        mixed = region + w[:, :, None] * (warped.astype(np.float32) - region)
         top = np.iinfo(region.dtype).max if region.dtype.kind in "ui" else None
         if top is not None:
             mixed = np.clip(np.rint(mixed), 0, top)
         return mixed.astype(region.dtype)
 
+
+#: The sky mask follows the warp at this fraction of the size.
+_SHRINK = 4
 
 __all__ = ["AlignSky"]
