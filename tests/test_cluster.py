@@ -123,3 +123,14 @@ def test_a_keogram_splits_across_the_cluster(cluster: str, clip: Path) -> None:
     there = vid2trail.keogram(clip, start=7, scheduler=cluster)
     np.testing.assert_array_equal(there, here)
     assert there.shape == (48, 233, 3)
+
+
+def test_an_aligned_sky_splits_across_the_cluster(cluster: str, tmp_path: Path) -> None:
+    pytest.importorskip("sep")
+    from skyclips import night_sky
+
+    # 120 frames: two segments of at least 60, each warped onto the same reference frame.
+    clip = encode(night_sky(120, pole=(420.0, -180.0), deg_per_frame=0.05), tmp_path / "sky.mkv")
+    here = vid2trail.stack(clip, "mean", align=True, dtype=np.float64)
+    there = vid2trail.stack(clip, "mean", align=True, dtype=np.float64, scheduler=cluster)
+    np.testing.assert_allclose(there, here, rtol=1e-12, atol=1e-15)

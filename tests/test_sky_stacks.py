@@ -244,3 +244,20 @@ def test_a_mask_of_the_wrong_size(tripod: Path, tmp_path: Path, in_tmp: Path) ->
     assert (result.exit_code, result.stderr) == (2, (
         f"Error: --sky-mask {tmp_path / 'small.png'}: it is 20x10, the frames are 640x480: draw "
         "it at the frames' size\n"))  # fmt: skip
+
+
+def test_fill_gaps_in_a_grow_video(tripod: Path, in_tmp: Path) -> None:
+    result = invoke("stack", tripod, "--step", "8", "--fill-gaps", "--video", "grow.mkv", "-o",
+                    "still.png", "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    import av
+
+    with av.open("grow.mkv") as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 8
+    still = read_rgb("still.png")[..., 0]
+    last = frames[-1][..., 0].astype(int)
+    # The video's last frame is the filled still (within the codec's rounding).
+    lit = still > LIT
+    assert (last[lit] > LIT - 10).mean() > 0.9
+    assert not ((last > LIT + 20) & ground_mask() & ~grown(lit)).any()

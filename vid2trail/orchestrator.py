@@ -149,7 +149,7 @@ def run(
         calibration = make_calibration(job.dark, job.hot_pixels, job.memory)
         sky = (prepare_sky(job.sky, source, selection.plan(), listener.message)
                if job.sky.needs_motion() else None)  # fmt: skip
-        job = _trail_length(job, source, selection, listener)
+        job = _trail_length(job, source, selection, listener, sky)
         with listener.stage("Stacking") as progress, _cluster(job, listener) as client:
             reducers, video = _stack(job, source, selection, plan, progress, keep, calibration,
                                      workers, client, sky)  # fmt: skip
@@ -269,6 +269,8 @@ def _runs_here(job: StackJob) -> str:
         return f"{option('reject')} and {option('exclude')} judge frames in order"
     if job.video is not None:
         return "a trail video follows the frames in order"
+    if job.sky.fill_gaps:
+        return f"{option('fill_gaps')} fills each gap from the frame before it"
     if len(job.windows) > 1:
         return f"several {option('window')} values share one decoding pass"
     return ""
@@ -336,8 +338,8 @@ def _stack(
     return reducers, path
 
 
-def _trail_length(job: StackJob, source: SourceBase, selection: Selection,
-                  listener: Listener) -> StackJob:  # fmt: skip
+def _trail_length(job: StackJob, source: SourceBase, selection: Selection, listener: Listener,
+                  sky: PreparedSky | None) -> StackJob:  # fmt: skip
     """The job with its trail video's length in frames set from the sky's motion where it is
     ``auto`` (a comet's default); 30 frames, said in a note, where the motion is not known."""
     video = job.video
@@ -345,7 +347,8 @@ def _trail_length(job: StackJob, source: SourceBase, selection: Selection,
         return job
     from .trails import DEFAULT_TRAIL_FRAMES
 
-    frames, line = auto_trail_frames(source, selection.plan(), video.trail, video.trail_length)
+    frames, line = auto_trail_frames(source, selection.plan(), video.trail, video.trail_length,
+                                     sky.motion if sky is not None else None)  # fmt: skip
     if frames is None:
         listener.message(f"Note: {option('trail_frames')} auto: {line}: {video.trail} trails of "
                          f"{DEFAULT_TRAIL_FRAMES} frames")  # fmt: skip

@@ -210,10 +210,12 @@ def auto_trail_frames(
     plan: FrameRange,
     trail: str,
     length_px: float | None,
+    motion: SkyMotion | None = None,
 ) -> tuple[int | None, str]:
     """The trail length in stacked frames that makes a ``trail`` (comet or window) tail
     ``length_px`` pixels long (default :data:`TRAIL_SHARE` of the diagonal), and a line that
-    says so; ``(None, why)`` where the sky's motion cannot be measured.
+    says so; ``(None, why)`` where the sky's motion cannot be measured. ``motion``: the motion
+    measured already (``--fill-gaps`` with a trail video), else it is measured here.
 
     Examples
     --------
@@ -227,10 +229,11 @@ def auto_trail_frames(
     from .skymask import motion_px
 
     info = source.known_info()
-    try:
-        motion = sky_motion(source, every_frame(source, plan))
-    except SourceError as exc:
-        return None, str(exc)
+    if motion is None:
+        try:
+            motion = sky_motion(source, every_frame(source, plan))
+        except SourceError as exc:
+            return None, str(exc)
     per_frame = motion_px(power(motion.unit, plan.step), info.width, info.height)
     diagonal = math.hypot(info.width, info.height)
     length = length_px if length_px is not None else TRAIL_SHARE * diagonal
