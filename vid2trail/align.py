@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .homography import Powers, apply, fit_homography
+from .skymask import nonzero_xy
 
 
 @dataclass
@@ -39,6 +40,10 @@ class AlignSky:
     stars : numpy.ndarray, optional
         The reference frame's stars (``N x 3``, :func:`vid2trail.sky.detect_stars`): register
         every frame on them instead of trusting the steady model.
+    floor : numpy.ndarray, optional
+        ``H x W`` luma in the frames' dtype above which a warped pixel is a star's: the sky is
+        warped bilinearly and the stars bicubically (their peaks kept), several times faster than
+        bicubic throughout. None: bicubic throughout.
 
     Examples
     --------
@@ -55,15 +60,15 @@ class AlignSky:
     weight: np.ndarray
     reference: int
     stars: np.ndarray | None = None
+    floor: np.ndarray | None = None
     registered: int = 0
 
     def __post_init__(self) -> None:
+        # The sky's rows, whole: a band of rows of a frame is one block of memory, so the warp
+        # writes straight into the output.
         rows = np.flatnonzero(self.weight.max(axis=1) > 0)
-        cols = np.flatnonzero(self.weight.max(axis=0) > 0)
-        if len(rows) == 0:
-            self._box = (0, 0, 0, 0)
-        else:
-            self._box = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+        width = self.weight.shape[1]
+        self._box = (0, 0, 0, 0) if len(rows) == 0 else (int(rows[0]), int(rows[-1]) + 1, 0, width)
         y0, y1, x0, x1 = self._box
         self._weight_box = np.ascontiguousarray(self.weight[y0:y1, x0:x1])
         # Where the sky is, at a quarter of the size: enough to follow the horizon through the
@@ -74,6 +79,7 @@ class AlignSky:
                                      interpolation=cv2.INTER_AREA)  # fmt: skip
         self._scale = np.diag([small[0] / width, small[1] / height, 1.0])
         self._band = np.flatnonzero(self._weight_box.min(axis=1) < 1)
+        self._floor = None if self.floor is None else np.ascontiguousarray(self.floor[y0:y1, x0:x1])
         self._powers = Powers(self.unit)
 
     def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
@@ -82,39 +88,72 @@ class AlignSky:
         if index == self.reference or y1 == y0:
             return pixels
         moved = self.homography(index, pixels)
-        box = np.array([[1.0, 0, -x0], [0, 1, -y0], [0, 0, 1]]) @ moved
-        size = (x1 - x0, y1 - y0)
-        region = pixels[y0:y1, x0:x1]
-        warped = cv2.warpPerspective(pixels, box, size, dst=region.copy(), flags=cv2.INTER_CUBIC,
-                                     borderMode=cv2.BORDER_TRANSPARENT)  # fmt: skip
-        warped = warped.reshape(region.shape)
-        # Where the sky came from the frame's ground (not yet risen, set behind the horizon) or
-        # from beyond its edge, the frame's own pixels stay: the ground is never moved into sky.
-        seen = self._seen(moved, size, (x0, y0))
-        short = seen.min(axis=1) < 1
-        partial = np.union1d(self._band, np.flatnonzero(short))
+        box = np.array([[1.0, 0, 0], [0, 1, -y0], [0, 0, 1]]) @ moved
         out = pixels.copy()
-        inside = out[y0:y1, x0:x1]
-        inside[...] = warped  # rows of sky alone take the warp as it is; the others are blended
+        warped = out[y0:y1]  # the frame's own pixels wherever the warp has nothing to put
+        quick = self._floor is not None
+        cv2.warpPerspective(pixels, box, (x1, y1 - y0), dst=warped,
+                            flags=cv2.INTER_LINEAR if quick else cv2.INTER_CUBIC,
+                            borderMode=cv2.BORDER_TRANSPARENT)  # fmt: skip
+        if quick:
+            self._sharpen(warped, pixels, box)
+        # Where the sky came from the frame's ground (not yet risen, set behind the horizon),
+        # the frame's own pixels stay: the ground is never moved into the sky.
+        seen, short = self._seen(moved, y0, y1)
+        partial = np.union1d(self._band, short)
         if partial.size:
-            w = np.ascontiguousarray(self._weight_box[partial] * seen[partial])
-            inside[partial] = self._blend(warped[partial], region[partial], w)
+            r0, r1 = int(partial[0]), int(partial[-1]) + 1
+            w = self._weight_box[r0:r1].copy()
+            if short.size:
+                w[short[0] - r0 : short[-1] + 1 - r0] *= seen
+            warped[r0:r1] = self._blend(warped[r0:r1], pixels[y0 + r0 : y0 + r1], w)
         return out
 
-    def _seen(
-        self, moved: np.ndarray, size: tuple[int, int], corner: tuple[int, int]
-    ) -> np.ndarray:
-        """How much of each pixel of the sky's box came from the frame's own sky (1), not from
-        its ground (0): the sky mask moved by ``moved``, at a quarter size."""
+    def _sharpen(self, warped: np.ndarray, pixels: np.ndarray, box: np.ndarray) -> None:
+        """The pixels of ``warped`` near a star, interpolated again bicubically (in place)."""
+        assert self._floor is not None
+        luma = warped if warped.shape[2] == 1 else cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
+        near = cv2.dilate(cv2.compare(luma.reshape(self._floor.shape), self._floor, cv2.CMP_GT),
+                          _STAR_REACH)  # fmt: skip
+        xy = nonzero_xy(near)
+        if not len(xy):
+            return
+        count = len(xy)
+        source = cv2.perspectiveTransform(xy.reshape(-1, 1, 2).astype(np.float64),
+                                          np.linalg.inv(box)).reshape(-1, 2)  # fmt: skip
+        # remap takes maps of at most 32767 rows: the points as rows of 1024.
+        padded = np.zeros((-(-count // 1024) * 1024, 2), np.float32)
+        padded[:count] = source
+        maps = padded.reshape(-1, 1024, 2)
+        values = cv2.remap(pixels, maps[:, :, 0], maps[:, :, 1], cv2.INTER_CUBIC,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        values = values.reshape(-1, pixels.shape[2])[:count]
+        height, width = pixels.shape[:2]
+        inside = ((source[:, 0] >= 0) & (source[:, 0] <= width - 1) & (source[:, 1] >= 0)
+                  & (source[:, 1] <= height - 1))  # fmt: skip
+        warped[xy[inside, 1], xy[inside, 0]] = values[inside]
+
+    def _seen(self, moved: np.ndarray, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """How much of each pixel of the sky's rows came from the frame's own sky (1), not from
+        its ground (0), for the rows where any did not (and those rows, from ``y0``): the sky
+        mask moved by ``moved``, at a quarter size."""
         small_size = self._sky_small.shape[::-1]
         shrunk = self._scale @ moved @ np.linalg.inv(self._scale)
         # Beyond the edge the mask goes on as at the edge: what came from outside the frame is
         # the frame's own pixels already (the warp leaves them).
         small = cv2.warpPerspective(self._sky_small, shrunk, small_size, flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
-        full = cv2.resize(small, self.weight.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        x0, y0 = corner
-        return full[y0 : y0 + size[1], x0 : x0 + size[0]]
+        lacking = np.flatnonzero(small.min(axis=1) < 1)
+        if not lacking.size:
+            return np.ones((0, 1), np.float32), lacking
+        height, width = self.weight.shape
+        # A quarter-size row reaches the full-size rows around it (bilinear enlargement).
+        first = max(y0, (int(lacking[0]) - 1) * _SHRINK)
+        last = min(y1, (int(lacking[-1]) + 2) * _SHRINK)
+        if last <= first:
+            return np.ones((0, 1), np.float32), lacking[:0]
+        full = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+        return full[first:last], np.arange(first - y0, last - y0)
 
     def close(self) -> None:
         """Nothing to let go of."""
@@ -151,5 +190,7 @@ class AlignSky:
 
 #: The sky mask follows the warp at this fraction of the size.
 _SHRINK = 4
+#: A star's pixels and those next to them are interpolated bicubically.
+_STAR_REACH = np.ones((3, 3), np.uint8)
 
 __all__ = ["AlignSky"]

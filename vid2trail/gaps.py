@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .homography import Powers, apply
-from .skymask import SkyMask, background
+from .skymask import SkyMask, background, nonzero_xy
 
 #: The filled positions of a star pixel are at most this far apart (pixels): a continuous trail.
 SPACING_PX = 0.7
@@ -159,7 +159,7 @@ class FillGaps:
         noise = self.mask.noise
         core = cv2.bitwise_and(cv2.compare(above, STAR_K * noise, cv2.CMP_GT), self._movable_u8)
         edge = cv2.bitwise_and(cv2.compare(above, EDGE_K * noise, cv2.CMP_GT), self._movable_u8)
-        xy = _nonzero_xy(cv2.bitwise_and(cv2.dilate(core, _SQUARE), edge))
+        xy = nonzero_xy(cv2.bitwise_and(cv2.dilate(core, _SQUARE), edge))
         values = pixels.reshape(-1, pixels.shape[2])[xy[:, 1] * pixels.shape[1] + xy[:, 0]]
         return index, xy.astype(np.float64), values, _peaks(luma, core, xy)
 
@@ -255,21 +255,6 @@ def _native_luma(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 3 and pixels.shape[2] == 3:
         return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     return pixels.reshape(pixels.shape[0], pixels.shape[1])
-
-
-def _nonzero_xy(image: np.ndarray) -> np.ndarray:
-    """The ``x, y`` of the nonzero pixels of a contiguous uint8 image, row by row: eight pixels
-    are read as one 64-bit word, so a sparse image is scanned several times faster than by
-    pixel."""
-    flat = image.reshape(-1)
-    whole = flat.size // 8 * 8
-    words = np.flatnonzero(flat[:whole].view(np.uint64))
-    spots = (words[:, None] * 8 + np.arange(8)).ravel()
-    tail = np.arange(whole, flat.size)
-    spots = np.concatenate([spots, tail])
-    spots = spots[flat[spots] != 0]
-    width = image.shape[1]
-    return np.column_stack([spots % width, spots // width]).astype(np.intp)
 
 
 class _Cached:

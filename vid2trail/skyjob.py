@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .errors import SourceError, UsageError, option
 from .select import FrameRange
 
@@ -34,6 +36,9 @@ ALIGN_MODES = ("mean", "sum", "sigma", "winsor", "median", "maxmean", "min")
 MASK_SUFFIXES = (".png", ".tif", ".tiff")
 #: An aligned sky fades into the foreground over this share of the frame's diagonal.
 FEATHER_SHARE = 0.01
+#: ``--align`` interpolates bicubically where a frame is this many times its noise above the
+#: sky (bilinearly elsewhere).
+STAR_FLOOR_K = 5.0
 #: ``--trail-frames auto``: a tail this share of the frame's diagonal long.
 TRAIL_SHARE = 0.04
 #: ``--trail-frames auto`` for window trails holds at most this many bytes of frames.
@@ -164,13 +169,13 @@ def prepare_sky(
         from .align import AlignSky
 
         weight = feather(mask.sky, FEATHER_SHARE * math.hypot(info.width, info.height))
+        [frame] = list(source.frames(reference, reference + 1))
         stars = None
         if not motion.steady:
-            [frame] = list(source.frames(reference, reference + 1))
             stars = detect_stars(frame.pixels)
             say("The motion is not steady: every frame is registered on the stars of frame "
                 f"{reference}")  # fmt: skip
-        warp = AlignSky(motion.unit, weight, reference, stars)
+        warp = AlignSky(motion.unit, weight, reference, stars, star_floor(frame.pixels, mask.noise))
     return PreparedSky(motion, warp, mask.fraction(), reference if sky.align else None)
 
 
@@ -189,6 +194,24 @@ def every_frame(source: SourceBase, plan: FrameRange) -> FrameRange:
     if end is None:
         raise SourceError(f"{source.info.path}: the frame count is not known: give an end")
     return FrameRange(plan.start, end, 1)
+
+
+def star_floor(pixels: np.ndarray, noise: float) -> np.ndarray:
+    """The luma above which a pixel is a star's, from one frame: its local background plus
+    :data:`STAR_FLOOR_K` times the noise, in the frame's dtype (:class:`vid2trail.align.AlignSky`
+    interpolates those bicubically).
+
+    Examples
+    --------
+    >>> star_floor(np.full((64, 64, 3), 10, np.uint8), 2.0)[0, 0]
+    np.uint8(20)
+    """
+    from .skymask import background, gray
+
+    floor = background(gray(pixels)) + STAR_FLOOR_K * noise
+    if pixels.dtype.kind in "ui":
+        floor = np.clip(np.ceil(floor), 0, np.iinfo(pixels.dtype).max)
+    return floor.astype(pixels.dtype)
 
 
 def _reference(sky: SkyJob, source: SourceBase, every: FrameRange) -> int:
