@@ -38,7 +38,7 @@ EDGE_K = 2.0
 #: The sky's background is measured again after this many frames (it changes slowly).
 BACKGROUND_EVERY = 8
 #: The positions of this many star pixels are moved at once.
-BATCH = 1 << 21
+BATCH = 1 << 19
 #: The brightest peaks of the last frame checked against this one.
 CHECKED_PEAKS = 48
 #: ... among this many peaks of this frame, ...
