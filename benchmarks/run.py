@@ -32,7 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
@@ -84,22 +86,34 @@ def make_clip(
     rng = np.random.default_rng(1)
     sky = rng.integers(0, 25, (height, width, 3), dtype=np.uint8)
     stars = rng.integers(0, height * width, 3000)
+
+    def drawn() -> Iterator[np.ndarray]:
+        for k in range(frames):
+            frame = sky.copy()
+            if noise:
+                frame += rng.integers(0, noise, (height, width // 8, 3),
+                                      dtype=np.uint8).repeat(8, 1)  # fmt: skip
+            frame[(stars // width + k // 4) % height, (stars % width + k) % width] = 230
+            yield frame
+
+    return encode_h264(path, drawn(), width, height, crf=23, gop=25)
+
+
+def encode_h264(path: Path, frames: Iterable[Any], width: int, height: int, *, crf: int,
+                gop: int) -> Path:  # fmt: skip
+    """Encode RGB frames as a 25 fps H.264 clip (x264 veryfast, yuv420p), written atomically."""
     tmp = path.with_suffix(".part.mp4")
     cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
            "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", "25", "-i", "-",
-           "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
-           "-g", "25", str(tmp)]  # fmt: skip
+           "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf), "-pix_fmt", "yuv420p",
+           "-g", str(gop), str(tmp)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     assert proc.stdin is not None
-    for k in range(frames):
-        frame = sky.copy()
-        if noise:
-            frame += rng.integers(0, noise, (height, width // 8, 3), dtype=np.uint8).repeat(8, 1)
-        frame[(stars // width + k // 4) % height, (stars % width + k) % width] = 230
+    for frame in frames:
         proc.stdin.write(frame.tobytes())
     proc.stdin.close()
     if proc.wait() != 0:
-        raise SystemExit("ffmpeg could not encode the test clip")
+        raise SystemExit(f"ffmpeg could not encode {path}")
     tmp.replace(path)
     return path
 
@@ -121,26 +135,18 @@ def make_dark_clip(path: Path, frames: int, width: int = 1920, height: int = 108
     sky = np.broadcast_to(glow, (height, width, 3)).astype(np.uint8)
     ys, xs = rng.integers(0, height, 600), rng.integers(0, width, 600)
     level = rng.integers(60, 200, 600).astype(np.uint8)
-    tmp = path.with_suffix(".part.mp4")
-    cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
-           "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", "25", "-i", "-",
-           "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
-           "-g", "50", str(tmp)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-    assert proc.stdin is not None
     cy, cx = height * 0.9, width / 2
-    for k in range(frames):
-        frame = sky.copy()
-        angle = k * 0.0004
-        y = (cy + (ys - cy) * np.cos(angle) - (xs - cx) * np.sin(angle)).astype(int) % height
-        x = (cx + (ys - cy) * np.sin(angle) + (xs - cx) * np.cos(angle)).astype(int) % width
-        frame[y, x] = level[:, None]
-        proc.stdin.write(frame.tobytes())
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit("ffmpeg could not encode the dark test clip")
-    tmp.replace(path)
-    return path
+
+    def drawn() -> Iterator[np.ndarray]:
+        for k in range(frames):
+            frame = sky.copy()
+            angle = k * 0.0004
+            y = (cy + (ys - cy) * np.cos(angle) - (xs - cx) * np.sin(angle)).astype(int) % height
+            x = (cx + (ys - cy) * np.sin(angle) + (xs - cx) * np.cos(angle)).astype(int) % width
+            frame[y, x] = level[:, None]
+            yield frame
+
+    return encode_h264(path, drawn(), width, height, crf=20, gop=50)
 
 
 def make_jpegs(folder: Path, count: int) -> Path:

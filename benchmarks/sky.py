@@ -23,8 +23,6 @@ the ratios to the first task of each group, and the quality of the filled trails
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from folder import make_night, night_frames  # noqa: E402
-from run import CACHE, PY, byte_compile, ffmpeg, measure, report  # noqa: E402
+from folder import make_night, night_frames, ratio  # noqa: E402
+from run import CACHE, PY, byte_compile, encode_h264, measure, report  # noqa: E402
 
 #: Trails count where they are this many levels above the sky's local median.
 LIT = 25
@@ -44,20 +42,7 @@ def make_night_video(path: Path, frames: int) -> Path:
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".part.mp4")
-    cmd = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
-           "-pix_fmt", "rgb24", "-s", "1920x1080", "-r", "25", "-i", "-", "-c:v", "libx264",
-           "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p", "-g", "25",
-           str(tmp)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
-    assert proc.stdin is not None
-    for frame in night_frames(frames, 1920, 1080):
-        proc.stdin.write(frame.tobytes())
-    proc.stdin.close()
-    if proc.wait() != 0:
-        raise SystemExit("ffmpeg could not encode the night clip")
-    tmp.replace(path)
-    return path
+    return encode_h264(path, night_frames(frames, 1920, 1080), 1920, 1080, crf=18, gop=25)
 
 
 def tasks(source: Path, out: Path, frames: int) -> list[tuple[str, list[str]]]:
@@ -97,12 +82,6 @@ def quality(out: Path) -> tuple[float, float, float]:
     dotted = (near(lit(plain)) & trail).sum() / trail.sum()
     new = float((lit(filled) & ~near(trail)).mean())
     return float(dotted), float(covered), new
-
-
-def ratio(results: dict[str, list[tuple[float, int, float]]], slow: str, fast: str) -> float:
-    return statistics.median(t for t, _, _ in results[slow]) / statistics.median(
-        t for t, _, _ in results[fast]
-    )
 
 
 def main() -> None:
