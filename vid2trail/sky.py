@@ -55,7 +55,7 @@ BREAK_PX = 1.0
 #: The sidereal rate: the sky turns 360 degrees in 23 h 56 min 4 s.
 SIDEREAL_DEG_PER_HOUR = 360 / (23 + 56 / 60 + 4.0905 / 3600)
 #: Consecutive steps fitted alone to check that the motion is steady.
-CHECKED_STEPS = 8
+CHECKED_STEPS = 5
 
 
 def detect_stars(image: np.ndarray, *, threshold: float = 5.0, most: int = 400) -> np.ndarray:
