@@ -21,8 +21,8 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from .gaps import nonzero_xy
 from .homography import Powers, apply, fit_homography
-from .skymask import nonzero_xy
 
 
 @dataclass

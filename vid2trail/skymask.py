@@ -322,28 +322,6 @@ def _static(lumas: list[np.ndarray], noise: float) -> np.ndarray:
     return grown.astype(bool)
 
 
-def nonzero_xy(image: np.ndarray) -> np.ndarray:
-    """The ``x, y`` of the nonzero pixels of a contiguous uint8 image, row by row: eight pixels
-    are read as one 64-bit word, so a sparse image is scanned several times faster than by
-    pixel.
-
-    Examples
-    --------
-    >>> spots = np.zeros((3, 5), np.uint8); spots[1, 3] = spots[2, 0] = 1
-    >>> nonzero_xy(spots).tolist()
-    [[3, 1], [0, 2]]
-    """
-    flat = image.reshape(-1)
-    whole = flat.size // 8 * 8
-    words = np.flatnonzero(flat[:whole].view(np.uint64))
-    spots = (words[:, None] * 8 + np.arange(8)).ravel()
-    tail = np.arange(whole, flat.size)
-    spots = np.concatenate([spots, tail])
-    spots = spots[flat[spots] != 0]
-    width = image.shape[1]
-    return np.column_stack([spots % width, spots // width]).astype(np.intp)
-
-
 def read_sky_mask(path: str | os.PathLike[str], width: int, height: int) -> np.ndarray:
     """A mask drawn by hand: white (at least half way) is sky; it must have the frames' size.
 
