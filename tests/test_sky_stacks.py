@@ -261,3 +261,11 @@ def test_fill_gaps_in_a_grow_video(tripod: Path, in_tmp: Path) -> None:
     lit = still > LIT
     assert (last[lit] > LIT - 10).mean() > 0.9
     assert not ((last > LIT + 20) & ground_mask() & ~grown(lit)).any()
+
+
+def test_a_missing_mask_is_one_line(tripod: Path, in_tmp: Path) -> None:
+    result = invoke("stack", tripod, "--fill-gaps", "--sky-mask", "nope.png")
+    assert (result.exit_code, result.stderr) == (2, (
+        "Error: --sky-mask nope.png: no such file; draw the sky as a PNG, TIFF or JPEG at the "
+        "frames' size (white = sky)\n"))  # fmt: skip
+    assert list(in_tmp.iterdir()) == []

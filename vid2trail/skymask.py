@@ -336,6 +336,9 @@ def read_sky_mask(path: str | os.PathLike[str], width: int, height: int) -> np.n
     """
     from .sources.stills import read_image
 
+    if not os.path.isfile(path):
+        raise UsageError(f"{option('sky_mask')} {path}: no such file; draw the sky as a PNG, TIFF "
+                         "or JPEG at the frames' size (white = sky)")  # fmt: skip
     try:
         image = read_image(os.fspath(path))
     except Exception:
