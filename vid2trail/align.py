@@ -23,6 +23,7 @@ import numpy as np
 
 from .gaps import nonzero_xy
 from .homography import Powers, apply, fit_homography
+from .skymask import native_luma
 
 
 @dataclass
@@ -112,7 +113,7 @@ class AlignSky:
     def _sharpen(self, warped: np.ndarray, pixels: np.ndarray, box: np.ndarray) -> None:
         """The pixels of ``warped`` near a star, interpolated again bicubically (in place)."""
         assert self._floor is not None
-        luma = warped if warped.shape[2] == 1 else cv2.cvtColor(warped, cv2.COLOR_RGB2GRAY)
+        luma = native_luma(warped)
         near = cv2.dilate(cv2.compare(luma.reshape(self._floor.shape), self._floor, cv2.CMP_GT),
                           _STAR_REACH)  # fmt: skip
         xy = nonzero_xy(near)

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from .homography import Powers, apply
-from .skymask import SkyMask, background
+from .skymask import SkyMask, background, native_luma
 
 #: The filled positions of a star pixel are at most this far apart (pixels): a continuous trail.
 SPACING_PX = 0.7
@@ -138,7 +138,7 @@ class FillGaps:
 
     def _find(self, index: int, pixels: np.ndarray) -> tuple[int, np.ndarray, np.ndarray,
                                                                np.ndarray]:  # fmt: skip
-        luma = _native_luma(pixels)
+        luma = native_luma(pixels)
         if self._background is None or self._since_background >= BACKGROUND_EVERY:
             self._background = background(luma).astype(luma.dtype)
             self._since_background = 0
@@ -248,13 +248,6 @@ def _peaks(luma: np.ndarray, core: np.ndarray, xy: np.ndarray) -> np.ndarray:
     peak = (core[y, x] > 0) & (level >= top[y, x])
     order = np.argsort(level[peak])[::-1][:MOST_PEAKS]
     return xy[peak][order].astype(np.float64)
-
-
-def _native_luma(pixels: np.ndarray) -> np.ndarray:
-    """A frame's luma in its own dtype (the detection's brightness)."""
-    if pixels.ndim == 3 and pixels.shape[2] == 3:
-        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    return pixels.reshape(pixels.shape[0], pixels.shape[1])
 
 
 def nonzero_xy(image: np.ndarray) -> np.ndarray:

@@ -68,19 +68,29 @@ class SkyMask:
         return float(self.sky.mean())
 
 
+def native_luma(pixels: np.ndarray) -> np.ndarray:
+    """A frame's luma in its own dtype (the detection's brightness; not linear light): a new
+    array for RGB, a view of a grayscale frame.
+
+    Examples
+    --------
+    >>> native_luma(np.full((2, 2, 3), 10, np.uint8)).tolist()
+    [[10, 10], [10, 10]]
+    """
+    if pixels.ndim == 3 and pixels.shape[2] == 3:
+        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    return pixels.reshape(pixels.shape[0], pixels.shape[1])
+
+
 def gray(pixels: np.ndarray) -> np.ndarray:
-    """A frame's luma as float32 code values (the detection's brightness; not linear light).
+    """A frame's luma as float32 code values (:func:`native_luma`, as floats).
 
     Examples
     --------
     >>> gray(np.full((2, 2, 3), 10, np.uint8)).tolist()
     [[10.0, 10.0], [10.0, 10.0]]
     """
-    if pixels.ndim == 3 and pixels.shape[2] == 3:
-        one = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    else:
-        one = pixels.reshape(pixels.shape[0], pixels.shape[1])
-    return one.astype(np.float32, copy=False)
+    return native_luma(pixels).astype(np.float32, copy=False)
 
 
 def background(luma: np.ndarray) -> np.ndarray:
@@ -259,18 +269,12 @@ def _decoded(source: SourceBase, wanted: list[int]) -> list[tuple[int, np.ndarra
     for first, last in spans:
         for f in source.frames(first, last + 1):
             if f.index in wanted_set:
-                found.append((f.index, _luma(f.pixels)))
+                luma = native_luma(f.pixels)  # a copy the decoder cannot reuse
+                found.append((f.index, luma.copy() if luma.base is not None else luma))
     if len(found) != len(wanted):
         raise SourceError(f"{source.info.path}: frames {wanted} could not all be read to find "
                           "the sky")  # fmt: skip
     return found
-
-
-def _luma(pixels: np.ndarray) -> np.ndarray:
-    """A frame's luma in its own dtype, a copy the decoder cannot reuse."""
-    if pixels.ndim == 3 and pixels.shape[2] == 3:
-        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    return pixels.reshape(pixels.shape[0], pixels.shape[1]).copy()
 
 
 def _nearer_side(sky_seen: np.ndarray, ground_seen: np.ndarray) -> np.ndarray:
