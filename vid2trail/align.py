@@ -21,9 +21,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from .gaps import nonzero_xy
 from .homography import Powers, apply, fit_homography
-from .skymask import native_luma
 
 
 @dataclass
@@ -41,10 +39,11 @@ class AlignSky:
     stars : numpy.ndarray, optional
         The reference frame's stars (``N x 3``, :func:`vid2trail.sky.detect_stars`): register
         every frame on them instead of trusting the steady model.
-    floor : numpy.ndarray, optional
-        ``H x W`` luma in the frames' dtype above which a warped pixel is a star's: the sky is
-        warped bilinearly and the stars bicubically (their peaks kept), several times faster than
-        bicubic throughout. None: bicubic throughout.
+    sharp : numpy.ndarray, optional
+        ``H x W`` bool, the reference frame's star pixels (:func:`vid2trail.skyjob.star_pixels`):
+        the sky is warped bilinearly and these pixels again bicubically (the stars' peaks kept),
+        several times faster than bicubic throughout. Every frame's stars land on them, since
+        the warp puts them where the reference frame has them. None: bicubic throughout.
 
     Examples
     --------
@@ -61,7 +60,7 @@ class AlignSky:
     weight: np.ndarray
     reference: int
     stars: np.ndarray | None = None
-    floor: np.ndarray | None = None
+    sharp: np.ndarray | None = None
     registered: int = 0
 
     def __post_init__(self) -> None:
@@ -75,13 +74,24 @@ class AlignSky:
         # Where the sky is, at a quarter of the size: enough to follow the horizon through the
         # warp (the feather is wider than the four pixels it blurs).
         height, width = self.weight.shape
-        small = (max(1, width // _SHRINK), max(1, height // _SHRINK))
+        small = (-(-width // _SHRINK), -(-height // _SHRINK))  # a quarter, rounded up
         self._sky_small = cv2.resize((self.weight > 0).astype(np.float32), small,
                                      interpolation=cv2.INTER_AREA)  # fmt: skip
-        self._scale = np.diag([small[0] / width, small[1] / height, 1.0])
+        self._scale = np.diag([1 / _SHRINK, 1 / _SHRINK, 1.0])
         self._band = np.flatnonzero(self._weight_box.min(axis=1) < 1)
-        self._floor = None if self.floor is None else np.ascontiguousarray(self.floor[y0:y1, x0:x1])
+        self._sharp_at = self._sharp_points()
         self._powers = Powers(self.unit)
+
+    def _sharp_points(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The star pixels in the sky's rows: their flat indices there, and their ``x, y``."""
+        if self.sharp is None:
+            return None
+        y0, y1, x0, x1 = self._box
+        where = self.sharp[y0:y1, x0:x1] & (self._weight_box > 0)
+        flat = np.flatnonzero(where)
+        width = x1 - x0
+        xy = np.column_stack([flat % width, flat // width]).astype(np.float64)
+        return flat, xy.reshape(-1, 1, 2)
 
     def __call__(self, index: int, pixels: np.ndarray) -> np.ndarray:
         """This frame with its sky on the reference frame's."""
@@ -92,7 +102,7 @@ class AlignSky:
         box = np.array([[1.0, 0, 0], [0, 1, -y0], [0, 0, 1]]) @ moved
         out = pixels.copy()
         warped = out[y0:y1]  # the frame's own pixels wherever the warp has nothing to put
-        quick = self._floor is not None
+        quick = self._sharp_at is not None
         cv2.warpPerspective(pixels, box, (x1, y1 - y0), dst=warped,
                             flags=cv2.INTER_LINEAR if quick else cv2.INTER_CUBIC,
                             borderMode=cv2.BORDER_TRANSPARENT)  # fmt: skip
@@ -111,17 +121,13 @@ class AlignSky:
         return out
 
     def _sharpen(self, warped: np.ndarray, pixels: np.ndarray, box: np.ndarray) -> None:
-        """The pixels of ``warped`` near a star, interpolated again bicubically (in place)."""
-        assert self._floor is not None
-        luma = native_luma(warped)
-        near = cv2.dilate(cv2.compare(luma.reshape(self._floor.shape), self._floor, cv2.CMP_GT),
-                          _STAR_REACH)  # fmt: skip
-        xy = nonzero_xy(near)
-        if not len(xy):
+        """The star pixels of ``warped``, interpolated again bicubically (in place)."""
+        assert self._sharp_at is not None
+        flat, xy = self._sharp_at
+        count = len(flat)
+        if not count:
             return
-        count = len(xy)
-        source = cv2.perspectiveTransform(xy.reshape(-1, 1, 2).astype(np.float64),
-                                          np.linalg.inv(box)).reshape(-1, 2)  # fmt: skip
+        source = cv2.perspectiveTransform(xy, np.linalg.inv(box)).reshape(-1, 2)
         # remap takes maps of at most 32767 rows: the points as rows of 1024.
         padded = np.zeros((-(-count // 1024) * 1024, 2), np.float32)
         padded[:count] = source
@@ -132,7 +138,7 @@ class AlignSky:
         height, width = pixels.shape[:2]
         inside = ((source[:, 0] >= 0) & (source[:, 0] <= width - 1) & (source[:, 1] >= 0)
                   & (source[:, 1] <= height - 1))  # fmt: skip
-        warped[xy[inside, 1], xy[inside, 0]] = values[inside]
+        warped.reshape(-1, pixels.shape[2])[flat[inside]] = values[inside]
 
     def _seen(self, moved: np.ndarray, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
         """How much of each pixel of the sky's rows came from the frame's own sky (1), not from
@@ -153,8 +159,14 @@ class AlignSky:
         last = min(y1, (int(lacking[-1]) + 2) * _SHRINK)
         if last <= first:
             return np.ones((0, 1), np.float32), lacking[:0]
-        full = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-        return full[first:last], np.arange(first - y0, last - y0)
+        # Those rows of the mask enlarged bilinearly, from the quarter-size rows around them
+        # (a row beyond on either side, so the block's own edges do not show).
+        a = max(0, first // _SHRINK - 1)
+        b = min(small.shape[0], -(-last // _SHRINK) + 1)
+        block = cv2.resize(small[a:b], (small.shape[1] * _SHRINK, (b - a) * _SHRINK),
+                           interpolation=cv2.INTER_LINEAR)  # fmt: skip
+        full = block[first - a * _SHRINK : last - a * _SHRINK, :width]
+        return full, np.arange(first - y0, last - y0)
 
     def close(self) -> None:
         """Nothing to let go of."""
@@ -191,7 +203,5 @@ class AlignSky:
 
 #: The sky mask follows the warp at this fraction of the size.
 _SHRINK = 4
-#: A star's pixels and those next to them are interpolated bicubically.
-_STAR_REACH = np.ones((3, 3), np.uint8)
 
 __all__ = ["AlignSky"]

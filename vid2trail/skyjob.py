@@ -175,7 +175,8 @@ def prepare_sky(
             stars = detect_stars(frame.pixels)
             say("The motion is not steady: every frame is registered on the stars of frame "
                 f"{reference}")  # fmt: skip
-        warp = AlignSky(motion.unit, weight, reference, stars, star_floor(frame.pixels, mask.noise))
+        sharp = star_pixels(frame.pixels, mask.noise)
+        warp = AlignSky(motion.unit, weight, reference, stars, sharp)
     return PreparedSky(motion, warp, mask.fraction(), reference if sky.align else None)
 
 
@@ -196,22 +197,25 @@ def every_frame(source: SourceBase, plan: FrameRange) -> FrameRange:
     return FrameRange(plan.start, end, 1)
 
 
-def star_floor(pixels: np.ndarray, noise: float) -> np.ndarray:
-    """The luma above which a pixel is a star's, from one frame: its local background plus
-    :data:`STAR_FLOOR_K` times the noise, in the frame's dtype (:class:`vid2trail.align.AlignSky`
+def star_pixels(pixels: np.ndarray, noise: float) -> np.ndarray:
+    """A frame's star pixels and those next to them: luma above its local background by
+    :data:`STAR_FLOOR_K` times the noise, grown by a pixel (:class:`vid2trail.align.AlignSky`
     interpolates those bicubically).
 
     Examples
     --------
-    >>> star_floor(np.full((64, 64, 3), 10, np.uint8), 2.0)[0, 0]
-    np.uint8(20)
+    >>> frame = np.full((64, 64, 3), 10, np.uint8); frame[30, 40] = 200
+    >>> int(star_pixels(frame, 2.0).sum())
+    9
     """
-    from .skymask import background, gray
+    import cv2
 
-    floor = background(gray(pixels)) + STAR_FLOOR_K * noise
-    if pixels.dtype.kind in "ui":
-        floor = np.clip(np.ceil(floor), 0, np.iinfo(pixels.dtype).max)
-    return floor.astype(pixels.dtype)
+    from .skymask import background, native_luma
+
+    luma = native_luma(pixels)
+    floor = background(luma.astype(np.float32)) + STAR_FLOOR_K * noise
+    above = (luma > floor).astype(np.uint8)
+    return cv2.dilate(above, np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def _reference(sky: SkyJob, source: SourceBase, every: FrameRange) -> int:
