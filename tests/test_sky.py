@@ -101,3 +101,21 @@ def test_scan_motion_without_stars_is_one_line(tmp_path: Path, in_tmp: Path) -> 
         f"Error: {clip}: only 0 stars found in frame 0 (daylight, clouds or fog?): the sky's "
         "motion cannot be measured there"
     )
+
+
+def test_the_masks_sides_follow_the_nearer_evidence() -> None:
+    from vid2trail.skymask import _nearer_side
+
+    height, width = 120, 160
+    sky_seen = np.zeros((height, width), bool)
+    sky_seen[10:80:6, 4:156:6] = True  # stars seen to move, in the upper part
+    sky_seen[:10, 60:90] = False  # none near the top edge there: they left the frame
+    ground_seen = np.zeros((height, width), bool)
+    ground_seen[95, :] = True  # the horizon's edge
+    sky = _nearer_side(sky_seen, ground_seen)
+    assert sky[:10, 60:90].all()  # a small notch at the edge without evidence is sky
+    assert not sky[96:].any()  # below the horizon is ground
+    # A large part of the edge without evidence stays ground (featureless ground, perhaps).
+    sky_seen[:, 100:] = False
+    sky = _nearer_side(sky_seen, ground_seen)
+    assert not sky[:, 130:].any()

@@ -40,6 +40,8 @@ EVIDENCE_K = 4.0
 #: A pixel brighter than its background by this many times the noise in most of the sampled
 #: frames is a static light.
 STATIC_K = 4.0
+#: A part of the frame's edge without evidence, smaller than this share of the frame, is sky.
+EDGE_NOTCH_SHARE = 0.01
 
 
 @dataclass(frozen=True)
@@ -295,11 +297,14 @@ def _nearer_side(sky_seen: np.ndarray, ground_seen: np.ndarray) -> np.ndarray:
     small = small[small > 0]
     if len(small):
         sky &= ~np.isin(labels, small)
-    # Holes in the sky with nothing that stays put in them are sky between sparse stars.
-    count, labels = cv2.connectedComponents((~sky).astype(np.uint8), connectivity=4)
+    # Holes in the sky with nothing that stays put in them are sky between sparse stars; so are
+    # small notches at the frame's edge, where stars leave the frame before they can be seen
+    # to move (a large part without evidence at the edge may be featureless ground).
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~sky).astype(np.uint8), 4)
     evidenced = np.unique(labels[ground_seen & ~sky])
     edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    holes = np.setdiff1d(np.arange(1, count), np.union1d(evidenced, edge))
+    notches = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < EDGE_NOTCH_SHARE * sky.size)
+    holes = np.setdiff1d(np.arange(1, count), np.union1d(evidenced, np.setdiff1d(edge, notches)))
     if len(holes):
         sky |= np.isin(labels, holes)
     return sky
