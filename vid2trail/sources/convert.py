@@ -1,9 +1,9 @@
 """Decoded frames to RGB arrays: the FFmpeg filter chain that converts them, run in-process.
 
 :func:`plan_conversion` chooses the chain for a stream (rotation, matrix, range, bit depth, HDR);
-:class:`Conversion` runs it through a per-thread libavfilter graph, so the pixels are the ones the
-``ffmpeg`` command gives with the same chain, and :func:`plane_view` hands them to numpy without
-a copy.
+:class:`Conversion` runs it through a libavfilter graph (kept between calls, one thread at a
+time), so the pixels are the ones the ``ffmpeg`` command gives with the same chain, and
+:func:`plane_view` hands them to numpy without a copy.
 """
 
 from __future__ import annotations
@@ -48,45 +48,61 @@ class Conversion:
 
     def __call__(self, frame: Any) -> tuple[Any, np.ndarray]:
         """Convert ``frame``; returns the frame that owns the pixels and the array itself."""
-        graph = _graphs.get(self, frame)
-        graph.push(frame)
-        out = graph.pull()
+        out = _graphs.convert(self, frame)
         pixels = plane_view(out)
         if self.hdr is not None:
             pixels = self.hdr(pixels)
         return out, pixels
 
 
-class _GraphCache(threading.local):
-    """One configured filter graph per thread and input format (graphs are not thread-safe)."""
+class _GraphPool:
+    """Configured filter graphs, kept between calls and threads (a graph takes longer to
+    configure than to convert a 1080p frame, and a seek starts fresh conversion threads); each
+    is used by one thread at a time, since graphs are not thread-safe."""
+
+    #: At most this many kinds of graph are kept (a new kind beyond it clears the others).
+    KINDS = 8
 
     def __init__(self) -> None:
-        self.graphs: dict[tuple[object, ...], Any] = {}
+        self._lock = threading.Lock()
+        self._free: dict[tuple[object, ...], list[Any]] = {}
 
-    def get(self, conversion: Conversion, frame: Any) -> Any:
-        key = (conversion.filters, frame.width, frame.height, frame.format.name)
-        graph = self.graphs.get(key)
+    def convert(self, conversion: Conversion, frame: Any) -> Any:
+        """``frame`` through a graph for ``conversion`` that no other thread is using."""
+        key = (conversion.filters, frame.width, frame.height, frame.format.name, frame.time_base)
+        with self._lock:
+            free = self._free.get(key)
+            graph = free.pop() if free else None
         if graph is None:
-            av = import_av()
-            graph = av.filter.Graph()
-            last = graph.add_buffer(
-                width=frame.width, height=frame.height, format=frame.format.name,
-                time_base=frame.time_base or Fraction(1, 90000),
-            )  # fmt: skip
-            for name, args in conversion.filters:
-                node = graph.add(name, args) if args else graph.add(name)
-                last.link_to(node)
-                last = node
-            sink = graph.add("buffersink")
-            last.link_to(sink)
-            graph.configure()
-            if len(self.graphs) > 8:
-                self.graphs.clear()
-            self.graphs[key] = graph
-        return graph
+            graph = _configured(conversion, frame)
+        graph.push(frame)
+        out = graph.pull()
+        with self._lock:  # only a graph that converted cleanly goes back
+            if key not in self._free and len(self._free) >= self.KINDS:
+                self._free.clear()
+            self._free.setdefault(key, []).append(graph)
+        return out
 
 
-_graphs = _GraphCache()
+def _configured(conversion: Conversion, frame: Any) -> Any:
+    """A filter graph running ``conversion`` on frames like ``frame``."""
+    av = import_av()
+    graph = av.filter.Graph()
+    last = graph.add_buffer(
+        width=frame.width, height=frame.height, format=frame.format.name,
+        time_base=frame.time_base or Fraction(1, 90000),
+    )  # fmt: skip
+    for name, args in conversion.filters:
+        node = graph.add(name, args) if args else graph.add(name)
+        last.link_to(node)
+        last = node
+    sink = graph.add("buffersink")
+    last.link_to(sink)
+    graph.configure()
+    return graph
+
+
+_graphs = _GraphPool()
 
 
 def plane_view(frame: Any) -> np.ndarray:

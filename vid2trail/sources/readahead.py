@@ -76,6 +76,9 @@ def read_ahead(
                         if index < start or (index - start) % step:
                             continue
                         _offer(ready, (index, pool.submit(convert, decoded)), stop)
+                        if end is not None and index + step >= end:
+                            reached[0] = STOPPED_AT_END  # the window's last frame: no more
+                            break
                 finally:
                     numbered.close()  # the decoder goes before the last conversions finish
             _offer(ready, _DONE, stop)
