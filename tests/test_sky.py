@@ -11,7 +11,7 @@ from skyclips import HEIGHT, K, night_sky
 
 from vid2trail.homography import normalized, power, rotation, turn_and_pole
 from vid2trail.select import FrameRange
-from vid2trail.sky import detect_stars, sky_motion
+from vid2trail.sky import detect_stars, match_stars, sky_motion
 from vid2trail.sources import open_source
 
 from conftest import encode
@@ -70,6 +70,27 @@ def test_stars_are_found_where_they_are() -> None:
     assert len(stars) > 100
     # No detection on the ground but the three windows.
     assert (stars[:, 1] > HEIGHT * 0.85).sum() <= 3
+
+
+@pytest.mark.parametrize("size", [(640, 480), (2400, 1600)])  # found at full size, and binned
+def test_star_centroids_are_exact(size: tuple[int, int]) -> None:
+    width, height = size
+    rng = np.random.default_rng(3)
+    truth = rng.uniform([20, 20], [width - 20, height - 20], (150, 2))
+    ys, xs = np.mgrid[0:height, 0:width]
+    sky = rng.normal(20, 2, (height, width))
+    for x, y in truth:
+        y0, x0 = int(y) - 6, int(x) - 6
+        patch = np.exp(-((xs[y0 : y0 + 13, x0 : x0 + 13] - x) ** 2
+                         + (ys[y0 : y0 + 13, x0 : x0 + 13] - y) ** 2) / (2 * 1.0**2))  # fmt: skip
+        sky[y0 : y0 + 13, x0 : x0 + 13] += 120 * patch
+    stars = detect_stars(np.clip(sky, 0, 255).astype(np.float32))
+    i, j = match_stars(truth, stars, truth, 1.0)
+    assert len(i) >= 140
+    error = np.hypot(*(truth[i] - stars[j, :2]).T)
+    apart = np.hypot(*(truth[:, None] - truth[None]).transpose(2, 0, 1)) + 99 * np.eye(len(truth))
+    alone = apart.min(axis=1)[i] > 8  # two stars closer than that pull on each other's centroid
+    assert np.median(error) < 0.03 and error[alone].max() < 0.1
 
 
 def test_scan_reports_the_motion(tripod: Path, in_tmp: Path) -> None:

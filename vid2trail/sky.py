@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .errors import SourceError
@@ -44,7 +45,7 @@ from .homography import (
     turn_and_pole,
 )
 from .select import FrameRange
-from .skymask import background, frame_noise, gray, keyframe_snap, runs
+from .skymask import background, frame_noise, gray, keyframe_snap, seek_spans
 from .sources import SourceBase
 
 #: Stars a frame needs for the motion to be measured.
@@ -56,6 +57,8 @@ BREAK_PX = 1.0
 SIDEREAL_DEG_PER_HOUR = 360 / (23 + 56 / 60 + 4.0905 / 3600)
 #: Consecutive steps fitted alone to check that the motion is steady.
 CHECKED_STEPS = 5
+#: Stars are found in a frame binned down to about this many pixels (and measured in the frame).
+DETECT_PIXELS = 1_200_000
 
 
 def detect_stars(image: np.ndarray, *, threshold: float = 5.0, most: int = 400) -> np.ndarray:
@@ -80,24 +83,37 @@ def detect_stars(image: np.ndarray, *, threshold: float = 5.0, most: int = 400) 
     # faster (a 720p frame: 2 ms against 20).
     rest = np.ascontiguousarray(data - background(data))
     rms = frame_noise(data)
-    sep.set_extract_pixstack(max(300_000, data.size // 2))
+    # Sources are found in a binned copy of a large frame (at most about DETECT_PIXELS), and
+    # their centroids measured in the frame itself: sep's scan costs 20 ns a pixel.
+    factor = max(1, math.ceil(math.sqrt(data.size / DETECT_PIXELS)))
+    binned = rest
+    if factor > 1:
+        height, width = rest.shape
+        whole = rest[: height // factor * factor, : width // factor * factor]
+        size = (width // factor, height // factor)
+        binned = cv2.resize(whole, size, interpolation=cv2.INTER_AREA)
+    sep.set_extract_pixstack(max(300_000, binned.size // 2))
     try:
-        found = sep.extract(rest, threshold, err=rms, minarea=3)
+        found = sep.extract(binned, threshold, err=rms / factor, minarea=max(1, 3 // factor))
     except Exception:  # sep's buffer errors on a frame that is all structure: no stars there
         return np.zeros((0, 3))
-    compact = (found["npix"] <= 400) & (found["b"] > 0.4 * found["a"])
+    compact = (found["npix"] <= 400 / factor**2) & (found["b"] > 0.4 * found["a"])
     found = found[compact]
     order = np.argsort(found["flux"])[::-1][:most]
     found = found[order]
     if not len(found):
         return np.zeros((0, 3))
+    x0, y0 = (found["x"] + 0.5) * factor - 0.5, (found["y"] + 0.5) * factor - 0.5
+    flux, a = found["flux"] * factor**2, found["a"] * factor
     # Windowed centroids (Source Extractor's XWIN): a fraction of the isophotal ones' error.
-    radius, _ = sep.flux_radius(rest, found["x"], found["y"], 6.0 * found["a"], 0.5)
+    radius, _ = sep.flux_radius(rest, x0, y0, 6.0 * a, 0.5, subpix=1)
     sig = np.clip(2.0 / 2.35 * np.nan_to_num(radius, nan=1.0), 0.5, 5.0)
-    x, y, flags = sep.winpos(rest, found["x"], found["y"], sig)
+    # One sample a pixel here and in the radius: within a hundredth of a pixel of sep's default
+    # subsampling, at a fifth of the cost.
+    x, y, flags = sep.winpos(rest, x0, y0, sig, subpix=1)
     bad = (flags != 0) | ~np.isfinite(x) | ~np.isfinite(y)
-    x, y = np.where(bad, found["x"], x), np.where(bad, found["y"], y)
-    return np.column_stack([x, y, found["flux"]])
+    x, y = np.where(bad, x0, x), np.where(bad, y0, y)
+    return np.column_stack([x, y, flux])
 
 
 def match_stars(
@@ -317,8 +333,8 @@ def _stars(source: SourceBase, frames: FrameRange, picks: Sequence[int]) -> dict
 def _frames(source: SourceBase, frames: FrameRange, wanted: dict[int, int]) -> Any:
     """The wanted frames, each read by a seek where the source seeks exactly, else in one pass."""
     if source.exact_seek or source.info.backend == "images":
-        for first, last in runs(sorted(wanted)):  # consecutive frames in one seek
-            yield from source.frames(first, last + 1)
+        for first, last in seek_spans(source, sorted(wanted)):
+            yield from (f for f in source.frames(first, last + 1) if f.index in wanted)
         return
     for frame in source.frames(frames.start, frames.end, frames.step):
         if frame.index in wanted:

@@ -40,6 +40,9 @@ EVIDENCE_K = 4.0
 #: A pixel brighter than its background by this many times the noise in most of the sampled
 #: frames is a static light.
 STATIC_K = 4.0
+#: Frames of a video this close share a seek: a seek and its keyframe cost about as much as
+#: decoding this many frames after them.
+SEEK_GAP = 6
 #: A part of the frame's edge without evidence, smaller than this share of the frame, is sky.
 EDGE_NOTCH_SHARE = 0.01
 
@@ -244,21 +247,29 @@ def keyframe_snap(source: SourceBase, frames: FrameRange, count: int) -> Any:
     return snap
 
 
-def runs(numbers: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted numbers as runs of consecutive ones, ``(first, last)``.
+def runs(numbers: Sequence[int], gap: int = 1) -> list[tuple[int, int]]:
+    """Sorted numbers as runs, ``(first, last)``, of ones at most ``gap`` apart.
 
     Examples
     --------
     >>> runs([0, 1, 2, 5, 7, 8])
     [(0, 2), (5, 5), (7, 8)]
+    >>> runs([0, 1, 2, 5, 7, 8], gap=3)
+    [(0, 8)]
     """
     out: list[tuple[int, int]] = []
     for n in numbers:
-        if out and n == out[-1][1] + 1:
+        if out and n - out[-1][1] <= gap:
             out[-1] = (out[-1][0], n)
         else:
             out.append((n, n))
     return out
+
+
+def seek_spans(source: SourceBase, numbers: Sequence[int]) -> list[tuple[int, int]]:
+    """The spans of frames to read the sorted ``numbers`` in, one seek each: in a video, frames
+    up to :data:`SEEK_GAP` apart share a seek (decoding on costs less than seeking again)."""
+    return runs(numbers, 1 if source.info.backend == "images" else SEEK_GAP)
 
 
 def _decoded(source: SourceBase, wanted: list[int]) -> list[tuple[int, np.ndarray]]:
@@ -266,8 +277,8 @@ def _decoded(source: SourceBase, wanted: list[int]) -> list[tuple[int, np.ndarra
     where the source seeks exactly, else all in one pass."""
     found: list[tuple[int, np.ndarray]] = []
     wanted_set = set(wanted)
-    spans = runs(wanted) if source.exact_seek or source.info.backend == "images" else [
-        (wanted[0], wanted[-1])]  # fmt: skip
+    seeks = source.exact_seek or source.info.backend == "images"
+    spans = seek_spans(source, wanted) if seeks else [(wanted[0], wanted[-1])]
     for first, last in spans:
         for f in source.frames(first, last + 1):
             if f.index in wanted_set:
