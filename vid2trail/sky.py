@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,7 @@ from .homography import (
 from .select import FrameRange
 from .skymask import background, frame_noise, gray, keyframe_snap, seek_spans
 from .sources import SourceBase
+from .sources.readahead import beside
 
 #: Stars a frame needs for the motion to be measured.
 MIN_STARS = 12
@@ -333,8 +334,15 @@ def _stars(source: SourceBase, frames: FrameRange, picks: Sequence[int]) -> dict
 def _frames(source: SourceBase, frames: FrameRange, wanted: dict[int, int]) -> Any:
     """The wanted frames, each read by a seek where the source seeks exactly, else in one pass."""
     if source.exact_seek or source.info.backend == "images":
-        for first, last in seek_spans(source, sorted(wanted)):
-            yield from (f for f in source.frames(first, last + 1) if f.index in wanted)
+
+        def seeks() -> Iterator[Frame]:
+            for first, last in seek_spans(source, sorted(wanted)):
+                for f in source.frames(first, last + 1):
+                    if f.index in wanted:  # a copy: the decoder's frames are reused
+                        yield Frame(f.index, f.time_s, f.pixels.copy())
+
+        # The next frames decode while the stars of this one are found.
+        yield from beside(seeks())
         return
     for frame in source.frames(frames.start, frames.end, frames.step):
         if frame.index in wanted:

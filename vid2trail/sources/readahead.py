@@ -103,6 +103,44 @@ def read_ahead(
     return reached[0], delivered
 
 
+def beside(items: Iterator[T], ahead: int = 2) -> Iterator[T]:
+    """Yield what ``items`` yields, run in a thread of its own at most ``ahead`` items ahead,
+    so that it works (decodes) while the caller works on the last item; an exception there is
+    raised here, and a ``break`` here stops it.
+
+    Examples
+    --------
+    >>> list(beside(iter(range(5))))
+    [0, 1, 2, 3, 4]
+    """
+    ready: queue.Queue[object] = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                _offer(ready, (item,), stop)
+            _offer(ready, _DONE, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            _offer(ready, exc, stop)
+
+    producer = threading.Thread(target=produce, name="vid2trail-beside", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item[0]  # type: ignore[index]
+    finally:
+        stop.set()
+        while producer.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        producer.join()
+
+
 def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> None:
     """Put ``item`` on the bounded queue, giving up once the consumer has stopped."""
     while not stop.is_set():
@@ -113,4 +151,4 @@ def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> N
             continue
 
 
-__all__ = ["AHEAD", "AHEAD_BYTES", "STOPPED_AT_END", "queue_size", "read_ahead"]
+__all__ = ["AHEAD", "AHEAD_BYTES", "STOPPED_AT_END", "beside", "queue_size", "read_ahead"]
