@@ -211,7 +211,11 @@ class FillGaps:
             return out
         frames = index - before
         whole = self._powers(frames)
-        reach = float(np.max(np.hypot(*(apply(whole, points) - points).T)))
+        # The farthest any point moves, at most: the sky's motion is nearly a turn about the pole,
+        # which moves the corners of the points' box farthest (their pixels, and one beyond).
+        low, high = points.min(axis=0) - 1, points.max(axis=0) + 1
+        corners = np.array([low, high, [low[0], high[1]], [high[0], low[1]]])
+        reach = float(np.max(np.hypot(*(apply(whole, corners) - corners).T)))
         steps = min(MOST_STEPS, max(1, math.ceil(reach / SPACING_PX)))
         if steps < 2:
             return out
@@ -224,18 +228,18 @@ class FillGaps:
         flat = out.reshape(-1, out.shape[2])
         movable = self._movable.ravel()
         rows = np.column_stack([points, np.ones(len(points))]).T  # 3 x N
+        channels = [np.ascontiguousarray(values[:, c]) for c in range(flat.shape[1])]
         per = max(1, BATCH // len(points))
         for first in range(0, len(mats), per):
             moved = np.matmul(np.array(mats[first : first + per]), rows)
             x = np.rint(moved[:, 0] / moved[:, 2]).astype(np.intp).ravel()
             y = np.rint(moved[:, 1] / moved[:, 2]).astype(np.intp).ravel()
-            which = np.tile(np.arange(len(points)), len(moved))
-            inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+            inside = np.flatnonzero((x >= 0) & (x < width) & (y >= 0) & (y < height))
             where = y[inside] * width + x[inside]
             sky = movable[where]
-            where, chosen = where[sky], values[which[inside][sky]]
-            for c in range(flat.shape[1]):  # one channel at a time: ufunc.at's fast path
-                np.maximum.at(flat[:, c], where, chosen[:, c])
+            where, which = where[sky], inside[sky] % len(points)  # the point each position is of
+            for c, value in enumerate(channels):  # one channel at a time: ufunc.at's fast path
+                np.maximum.at(flat[:, c], where, value[which])
         return out
 
 
