@@ -30,8 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import CACHE, PIL_LIGHTER, PY, byte_compile, ffmpeg, measure, report  # noqa: E402
 
 
-def night_frames(count: int, width: int = 1280, height: int = 720) -> object:
-    """Yield ``count`` real-like night frames (RGB uint8) of a fixed camera."""
+def night_frames(count: int, width: int = 1280, height: int = 720, psf: float = 0.0) -> object:
+    """Yield ``count`` real-like night frames (RGB uint8) of a fixed camera.
+
+    ``psf``: each star a Gaussian of this sigma (pixels) at its exact position, with the light of
+    the default's one-pixel cross at the nearest whole pixel (0: the cross)."""
     rng = np.random.default_rng(7)
     rows = np.linspace(0.0, 1.0, height)[:, None]
     glow = (4 + 26 * rows**3)[:, :, None] * np.array([0.8, 0.9, 1.2])  # blue-ish horizon glow
@@ -53,29 +56,52 @@ def night_frames(count: int, width: int = 1280, height: int = 720) -> object:
         x, y = pos[:, 0].astype(int), pos[:, 1].astype(int)
         inside = (x >= 1) & (x < width - 1) & (y >= 1) & (y < height - 1)
         light = bright[inside][:, None] * colour[inside]
-        for dy, dx, share in (
-            (0, 0, 1.0),
-            (0, 1, 0.35),
-            (1, 0, 0.35),
-            (0, -1, 0.35),
-            (-1, 0, 0.35),
-        ):
-            frame[y[inside] + dy, x[inside] + dx] += share * light
+        if psf > 0:
+            _add_psf(frame, pos[inside], light * 2.4, psf)  # the cross's light, spread
+        else:
+            for dy, dx, share in (
+                (0, 0, 1.0),
+                (0, 1, 0.35),
+                (1, 0, 0.35),
+                (0, -1, 0.35),
+                (-1, 0, 0.35),
+            ):
+                frame[y[inside] + dy, x[inside] + dx] += share * light
         frame[ground] = rng.normal(2, 1.5, (int(ground.sum()), 3))
         for wy, wx in windows:
             frame[wy : wy + 6, wx : wx + 4] = (250, 210, 140)
         yield np.clip(frame, 0, 255).astype(np.uint8)
 
 
-def make_night(folder: Path, count: int) -> Path:
-    """``count`` real-like 720p JPEGs with EXIF capture times (cached)."""
+def _add_psf(frame: np.ndarray, pos: np.ndarray, light: np.ndarray, sigma: float) -> None:
+    """Add stars of total ``light`` (N x 3) at ``pos`` (N x 2, exact) as Gaussians of ``sigma``."""
+    height, width = frame.shape[:2]
+    reach = int(np.ceil(3 * sigma))
+    offsets = np.arange(-reach, reach + 1)
+    cx, cy = np.rint(pos[:, 0]).astype(int), np.rint(pos[:, 1]).astype(int)
+    gx = cx[:, None] + offsets  # N x K
+    gy = cy[:, None] + offsets
+    wx = np.exp(-((gx - pos[:, :1]) ** 2) / (2 * sigma**2))
+    wy = np.exp(-((gy - pos[:, 1:]) ** 2) / (2 * sigma**2))
+    weight = wy[:, :, None] * wx[:, None, :]  # N x K x K
+    weight /= weight.sum(axis=(1, 2), keepdims=True)
+    ys = np.broadcast_to(gy[:, :, None], weight.shape)
+    xs = np.broadcast_to(gx[:, None, :], weight.shape)
+    keep = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+    for c in range(3):
+        np.add.at(frame[:, :, c], (ys[keep], xs[keep]), (weight * light[:, c, None, None])[keep])
+
+
+def make_night(folder: Path, count: int, psf: float = 0.0) -> Path:
+    """``count`` real-like 720p JPEGs with EXIF capture times (cached; ``psf``: see
+    :func:`night_frames`)."""
     from PIL import Image
 
     if folder.is_dir() and len(list(folder.glob("*.jpg"))) == count:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     start = datetime(2026, 8, 12, 22, 0)
-    for k, frame in enumerate(night_frames(count)):
+    for k, frame in enumerate(night_frames(count, psf=psf)):
         exif = Image.Exif()
         exif[0x010F], exif[0x0110] = "vid2trail", "benchmark"  # Make, Model
         taken = start + timedelta(seconds=30 * k)

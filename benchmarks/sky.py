@@ -2,11 +2,12 @@
 
 Usage::
 
-    python benchmarks/sky.py [--frames 600] [--reps 3] [--no-video]
+    python benchmarks/sky.py [--frames 600] [--reps 3] [--no-video] [--cross]
 
 Inputs (cached under ``benchmarks/.cache``), both of a fixed camera under a sky turning at the
 sidereal rate about a pole above the frame (the real-like night of ``folder.py``: sensor noise,
-1500 stars, a black ridge with lit windows):
+1500 stars, a black ridge with lit windows; each star a Gaussian of :data:`PSF` pixels at its
+exact position, or with ``--cross`` the one-pixel cross at a whole pixel of ``folder.py``):
 
 - a folder of ``--frames`` 1280x720 JPEGs, 30 s apart with EXIF capture times;
 - a 1920x1080 H.264 video of the same night (one frame a photo, CRF 18, a keyframe a second).
@@ -37,12 +38,17 @@ from run import CACHE, PY, byte_compile, encode_h264, measure, report  # noqa: E
 LIT = 25
 
 
-def make_night_video(path: Path, frames: int) -> Path:
+#: Stars are Gaussians of this sigma (pixels) at their exact positions, as a lens and a
+#: demosaic leave them (``--cross``: one-pixel crosses at whole pixels, as in ``folder.py``).
+PSF = 0.8
+
+
+def make_night_video(path: Path, frames: int, psf: float = PSF) -> Path:
     """The real-like night as a 1080p H.264 clip (cached)."""
     if path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return encode_h264(path, night_frames(frames, 1920, 1080), 1920, 1080, crf=18, gop=25)
+    return encode_h264(path, night_frames(frames, 1920, 1080, psf), 1920, 1080, crf=18, gop=25)
 
 
 def tasks(source: Path, out: Path, frames: int) -> list[tuple[str, list[str]]]:
@@ -89,11 +95,15 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--no-video", action="store_true", help="skip the 1080p video")
+    cross = "stars as one-pixel crosses at whole pixels (the earlier inputs)"
+    parser.add_argument("--cross", action="store_true", help=cross)
     args = parser.parse_args()
     byte_compile()
-    inputs = [("1280x720 JPEGs", make_night(CACHE / f"night720-{args.frames}", args.frames))]
+    psf, tag = (0.0, "") if args.cross else (PSF, "psf-")
+    folder = make_night(CACHE / f"night720-{tag}{args.frames}", args.frames, psf)
+    inputs = [("1280x720 JPEGs", folder)]
     if not args.no_video:
-        video = make_night_video(CACHE / f"night1080-{args.frames}.mp4", args.frames)
+        video = make_night_video(CACHE / f"night1080-{tag}{args.frames}.mp4", args.frames, psf)
         inputs.append(("1920x1080 H.264 video", video))
     for title, source in inputs:
         with tempfile.TemporaryDirectory() as tmp:
