@@ -11,8 +11,9 @@ from skyclips import HEIGHT, K, night_sky
 
 from vid2trail.homography import normalized, power, rotation, turn_and_pole
 from vid2trail.select import FrameRange
-from vid2trail.sky import detect_stars, match_stars, sky_motion
+from vid2trail.sky import sky_motion
 from vid2trail.sources import open_source
+from vid2trail.stars import detect_stars, match_stars
 
 from conftest import encode
 

@@ -18,9 +18,9 @@ import vid2trail
 from vid2trail.gaps import FillGaps
 from vid2trail.homography import apply, rotation
 from vid2trail.select import FrameRange
-from vid2trail.sky import detect_stars, match_stars
 from vid2trail.skymask import SkyMask, find_sky, read_sky_mask
 from vid2trail.sources import open_source
+from vid2trail.stars import detect_stars, match_stars
 
 from conftest import encode, invoke, read_rgb
 

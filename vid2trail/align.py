@@ -177,7 +177,7 @@ class AlignSky:
         model = self._powers(self.reference - index)
         if self.stars is None:
             return model
-        from .sky import detect_stars, match_stars
+        from .stars import detect_stars, match_stars
 
         found = detect_stars(pixels)
         for radius in (3.0, 8.0):

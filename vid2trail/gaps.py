@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 
 from .homography import Powers, apply
-from .skymask import SkyMask, background, native_luma
+from .luma import background, native_luma
+from .skymask import SkyMask
 
 #: The filled positions of a star pixel are at most this far apart (pixels): a continuous trail.
 SPACING_PX = 0.7

@@ -142,8 +142,9 @@ def prepare_sky(
     >>> with open_source("night.mp4") as src:  # doctest: +SKIP
     ...     ready = prepare_sky(SkyJob(fill_gaps=True), src, FrameRange(0, 900), print)
     """
-    from .sky import detect_stars, sky_motion
+    from .sky import sky_motion
     from .skymask import SkyMask, feather, find_sky, read_sky_mask, write_sky_mask
+    from .stars import detect_stars
 
     info = source.known_info()
     every = every_frame(source, plan)
@@ -210,7 +211,7 @@ def star_pixels(pixels: np.ndarray, noise: float) -> np.ndarray:
     """
     import cv2
 
-    from .skymask import background, native_luma
+    from .luma import background, native_luma
 
     luma = native_luma(pixels)
     floor = background(luma.astype(np.float32)) + STAR_FLOOR_K * noise

@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import SourceError, UsageError, option
 from .homography import apply, power
+from .luma import background, frame_noise, native_luma
 from .select import FrameRange
 from .sources import SourceBase
 
@@ -73,83 +74,6 @@ class SkyMask:
         return float(self.sky.mean())
 
 
-def native_luma(pixels: np.ndarray) -> np.ndarray:
-    """A frame's luma in its own dtype (the detection's brightness; not linear light): a new
-    array for RGB, a view of a grayscale frame.
-
-    Examples
-    --------
-    >>> native_luma(np.full((2, 2, 3), 10, np.uint8)).tolist()
-    [[10, 10], [10, 10]]
-    """
-    if pixels.ndim == 3 and pixels.shape[2] == 3:
-        return cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-    return pixels.reshape(pixels.shape[0], pixels.shape[1])
-
-
-def gray(pixels: np.ndarray) -> np.ndarray:
-    """A frame's luma as float32 code values (:func:`native_luma`, as floats).
-
-    Examples
-    --------
-    >>> gray(np.full((2, 2, 3), 10, np.uint8)).tolist()
-    [[10.0, 10.0], [10.0, 10.0]]
-    """
-    return native_luma(pixels).astype(np.float32, copy=False)
-
-
-def background(luma: np.ndarray) -> np.ndarray:
-    """The local background of a luma image: a median of 16-pixel cells, smoothly enlarged, so
-    that stars and small lights do not raise it.
-
-    Examples
-    --------
-    >>> sky = np.full((128, 128), 10, np.float32); sky[60:62, 60:62] = 200
-    >>> float(background(sky)[61, 61])
-    10.0
-    """
-    height, width = luma.shape
-    small = cv2.resize(luma, (max(1, width // 16), max(1, height // 16)),
-                       interpolation=cv2.INTER_AREA)  # fmt: skip
-    if min(small.shape) >= 5:
-        small = cv2.medianBlur(small, 5)
-    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def frame_noise(luma: np.ndarray) -> float:
-    """One frame's noise: the robust spread of its difference from a 3-pixel shift of itself.
-
-    Code values are whole numbers, so their differences are too, and the median of a dark sky's
-    few-level deviations would jump from one whole number to the next: for whole numbers it is
-    read between them, from the counts (the median of grouped data).
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> round(frame_noise(np.rint(rng.normal(20, 1.6, (200, 300)))), 1)
-    1.6
-    """
-    rows = luma[:: max(1, luma.shape[0] // 96)]  # a hundred rows tell it as well as all ...
-    step = max(1, rows.shape[1] // 480)  # ... and about 480 columns of them
-    diff = (rows[:, 3:] - rows[:, :-3])[:, ::step].astype(np.float64).ravel()
-    deviation = np.abs(diff - np.median(diff))
-    spread = 1.4826 * _median_of(deviation) / math.sqrt(2)
-    return max(spread, 0.5)
-
-
-def _median_of(values: np.ndarray) -> float:
-    """The median, read between whole numbers for whole-number values (grouped data: the
-    median's unit bin entered in proportion to the count it holds)."""
-    if not len(values) or not np.array_equal(values, np.rint(values)):
-        return float(np.median(values)) if len(values) else 0.0
-    halves = np.rint(values).astype(np.int64)
-    counts = np.bincount(halves)
-    below = np.cumsum(counts) - counts  # values under each whole number
-    middle = len(values) / 2
-    k = int(np.searchsorted(below + counts, middle))  # the bin the median falls in
-    return float(k - 0.5 + (middle - below[k]) / max(1, counts[k]))
-
-
 def find_sky(
     source: SourceBase, frames: FrameRange, unit: np.ndarray, *, pairs: int = PAIRS
 ) -> SkyMask:
@@ -189,7 +113,7 @@ def find_sky(
     valid = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
     # A 3x3 mean of |difference of two noisy pixels| has a spread near 0.5 x the noise.
     threshold = EVIDENCE_K * 0.5 * noise
-    evidence = []
+    evidence: list[tuple[int, np.ndarray, np.ndarray]] = []  # bits packed: 1/8 the memory
     for k in firsts:
         a = lumas[frames.start + k].astype(np.float32)
         b = lumas[frames.start + k + apart].astype(np.float32)
@@ -197,16 +121,17 @@ def find_sky(
                                      borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
         still = cv2.blur(np.abs(a - b), (3, 3))
         turned = cv2.blur(np.abs(warped - b), (3, 3))
+        sky_here = valid & (still - turned > threshold)
         # Moving the frame broke what agreed as it was: structure that stays put.
-        evidence.append((valid & (still - turned > threshold),
-                         valid & (turned - still > threshold) & (still < threshold)))  # fmt: skip
+        ground_here = valid & (turned - still > threshold) & (still < threshold)
+        evidence.append((int(sky_here.sum()), np.packbits(sky_here), np.packbits(ground_here)))
     # A pair the motion does not match (a bump, a cloud) says nothing of where the sky is.
-    typical = float(np.median([sky.sum() for sky, _ in evidence]))
-    agreeing = [(sky, ground) for sky, ground in evidence if sky.sum() >= 0.3 * typical]
+    typical = float(np.median([seen for seen, _, _ in evidence]))
+    agreeing = [(sky, ground) for seen, sky, ground in evidence if seen >= 0.3 * typical]
     staying = np.zeros((height, width), np.uint8)
     for sky, ground in agreeing:
-        sky_seen |= sky
-        staying += ground
+        sky_seen |= np.unpackbits(sky, count=height * width).reshape(height, width).view(bool)
+        staying += np.unpackbits(ground, count=height * width).reshape(height, width)
     # What stays put does so in every pair; noise that looks like it, in one.
     ground_seen |= staying >= min(2, len(agreeing))
     ground_seen |= _static_edges(list(lumas.values()), noise)
@@ -361,9 +286,11 @@ def _static_edges(lumas: list[np.ndarray], noise: float) -> np.ndarray:
 
 def _static(lumas: list[np.ndarray], noise: float) -> np.ndarray:
     """Lights above their background in most of the frames (grown by 2 pixels)."""
-    floats = (v.astype(np.float32) for v in lumas)
-    above = np.stack([(v - background(v)) > STATIC_K * noise for v in floats])
-    static = above.sum(axis=0) * 2 > len(lumas)
+    count = np.zeros(lumas[0].shape, np.uint8)
+    for luma in lumas:
+        v = luma.astype(np.float32)
+        count += (v - background(v)) > STATIC_K * noise
+    static = count.astype(np.int32) * 2 > len(lumas)
     grown = cv2.dilate(static.astype(np.uint8), np.ones((5, 5), np.uint8))
     return grown.astype(bool)
 
