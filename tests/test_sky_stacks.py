@@ -148,7 +148,7 @@ def test_align_mean_gives_pinpoint_stars(tripod: Path, frames: np.ndarray) -> No
         single = float(reference[iy - 2 : iy + 3, ix - 2 : ix + 3, 0].max()) - 12
         if 40 < single < 200:  # not clipped at white
             peaks.append((float(aligned[iy - 2 : iy + 3, ix - 2 : ix + 3, 0].max()) - 12) / single)
-    assert len(peaks) >= 10 and min(peaks) >= 0.8
+    assert len(peaks) >= 10 and min(peaks) >= 0.85  # measured 0.89 (bilinear alone: 0.76)
     # Freeze ground: the foreground is the plain mean's.
     np.testing.assert_array_equal(aligned[ground], plain[ground])
 

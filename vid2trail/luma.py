@@ -61,7 +61,10 @@ def frame_noise(luma: np.ndarray) -> float:
 
     Code values are whole numbers, so their differences are too, and the median of a dark sky's
     few-level deviations would jump from one whole number to the next: for whole numbers it is
-    read between them, from the counts (the median of grouped data).
+    read between them, from the counts (the median of grouped data). It is at least one code
+    value: below that, rounding and a codec's smoothing rule (a compressed video's neighbouring
+    pixels differ less than its noise mottles the sky), and thresholds of a few times the noise
+    would take the mottle for stars.
 
     Examples
     --------
@@ -72,18 +75,21 @@ def frame_noise(luma: np.ndarray) -> float:
     rows = luma[:: max(1, luma.shape[0] // 96)]  # a hundred rows tell it as well as all ...
     step = max(1, rows.shape[1] // 480)  # ... and about 480 columns of them
     diff = (rows[:, 3:] - rows[:, :-3])[:, ::step].astype(np.float64).ravel()
-    deviation = np.abs(diff - np.median(diff))
-    spread = 1.4826 * _median_of(deviation) / math.sqrt(2)
-    return max(spread, 0.5)
+    whole = np.array_equal(diff, np.rint(diff))
+    centre = np.median(diff)
+    deviation = np.abs(diff - (np.rint(centre) if whole else centre))
+    spread = 1.4826 * _median_of(deviation, whole) / math.sqrt(2)
+    return max(spread, 1.0 if whole else 1e-6)
 
 
-def _median_of(values: np.ndarray) -> float:
-    """The median, read between whole numbers for whole-number values (grouped data: the
-    median's unit bin entered in proportion to the count it holds)."""
-    if not len(values) or not np.array_equal(values, np.rint(values)):
-        return float(np.median(values)) if len(values) else 0.0
-    halves = np.rint(values).astype(np.int64)
-    counts = np.bincount(halves)
+def _median_of(values: np.ndarray, whole: bool) -> float:
+    """The median; for ``whole`` numbers read between them (grouped data: the median's unit
+    bin entered in proportion to the count it holds)."""
+    if not len(values):
+        return 0.0
+    if not whole:
+        return float(np.median(values))
+    counts = np.bincount(np.rint(values).astype(np.int64))
     below = np.cumsum(counts) - counts  # values under each whole number
     middle = len(values) / 2
     k = int(np.searchsorted(below + counts, middle))  # the bin the median falls in
