@@ -86,20 +86,10 @@ def read_ahead(
             _offer(ready, exc, stop)
 
     delivered = 0
-    producer = threading.Thread(target=produce, name="vid2trail-decode", daemon=True)
-    producer.start()
-    try:
-        while (item := ready.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
+    with contextlib.closing(_drained(ready, stop, produce, "vid2trail-decode")) as items:
+        for item in items:
             yield deliver(*item)  # type: ignore[misc]
             delivered += 1
-    finally:
-        stop.set()
-        while producer.is_alive():
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.05)
-        producer.join()
     return reached[0], delivered
 
 
@@ -126,13 +116,23 @@ def beside(items: Iterator[T], ahead: int = 2) -> Iterator[T]:
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             _offer(ready, exc, stop)
 
-    producer = threading.Thread(target=produce, name="vid2trail-beside", daemon=True)
+    with contextlib.closing(_drained(ready, stop, produce, "vid2trail-beside")) as got:
+        for item in got:
+            yield item[0]  # type: ignore[index]
+
+
+def _drained(
+    ready: queue.Queue[object], stop: threading.Event, produce: Callable[[], None], name: str
+) -> Iterator[Any]:
+    """Run ``produce`` in a thread and yield what it puts on ``ready`` until it is done; its
+    exception is raised here, and closing this stops it and waits for it."""
+    producer = threading.Thread(target=produce, name=name, daemon=True)
     producer.start()
     try:
         while (item := ready.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            yield item[0]  # type: ignore[index]
+            yield item
     finally:
         stop.set()
         while producer.is_alive():
