@@ -37,7 +37,7 @@ class AlignSky:
     reference : int
         The frame number whose sky the others are moved onto.
     stars : numpy.ndarray, optional
-        The reference frame's stars (``N x 3``, :func:`vid2trail.sky.detect_stars`): register
+        The reference frame's stars (``N x 3``, :func:`vid2trail.stars.detect_stars`): register
         every frame on them instead of trusting the steady model.
     sharp : numpy.ndarray, optional
         ``H x W`` bool, the reference frame's star pixels (:func:`vid2trail.skyjob.star_pixels`):
