@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from skyclips import HEIGHT, K, night_sky
@@ -141,3 +142,26 @@ def test_the_masks_sides_follow_the_nearer_evidence() -> None:
     sky_seen[:, 100:] = False
     sky = _nearer_side(sky_seen, ground_seen)
     assert not sky[:, 130:].any()
+
+
+def test_a_zoom_is_no_turn_of_the_sky(tmp_path: Path, in_tmp: Path) -> None:
+    from conftest import invoke
+
+    rng = np.random.default_rng(5)
+    field = rng.normal(12, 2, (240, 320)).clip(0, 255).astype(np.float32)
+    for x, y in rng.uniform([10, 10], [310, 230], (150, 2)).astype(int):
+        field[y - 1 : y + 2, x - 1 : x + 2] += 150
+    centre = np.array([[1.0, 0, -160], [0, 1, -120], [0, 0, 1]])
+    frames = []
+    for k in range(30):  # the view grows 0.3% a frame about the centre
+        zoom = np.linalg.inv(centre) @ np.diag([1.003**k, 1.003**k, 1]) @ centre
+        frame = cv2.warpAffine(field, zoom[:2], (320, 240), flags=cv2.INTER_LINEAR)
+        frames.append(np.repeat(frame.clip(0, 255).astype(np.uint8)[:, :, None], 3, axis=2))
+    clip = encode(np.stack(frames), tmp_path / "zoom.mkv")
+    result = invoke("stack", clip, "--fill-gaps", "-o", "zoom.png")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {clip}: what moves in the frames grows or shrinks 0.30% a frame, which a turning "
+        "sky never does (a zoom, or no sky in view): the sky's motion cannot be measured"
+    )
+    assert not (in_tmp / "zoom.png").exists()

@@ -56,6 +56,9 @@ MIN_STARS = 12
 BREAK_PX = 1.0
 #: The sidereal rate: the sky turns 360 degrees in 23 h 56 min 4 s.
 SIDEREAL_DEG_PER_HOUR = 360 / (23 + 56 / 60 + 4.0905 / 3600)
+#: A motion whose scale changes the frame's corners by more than this (pixels, over the
+#: window) is no turn of the sky.
+SCALE_PX = 8.0
 #: Consecutive steps fitted alone to check that the motion is steady.
 CHECKED_STEPS = 5
 
@@ -185,11 +188,29 @@ def sky_motion(
         tracks.append((k, first[a, :2][inliers], stars[k][b, :2][inliers]))
         unit = power(fitted[0], 1 / k) if k >= 2 else unit
     unit, drift = _steady_part(unit, tracks, frames, info.width, info.height)
+    _check_turn(unit, count, info.path, math.hypot(info.width, info.height) / 2)
     degrees, pole = turn_and_pole(unit)
     errors = _check_steps(unit, stars, frames, picks, info.width, info.height)
     breaks = tuple(i for i, error in errors if error > BREAK_PX)
     return SkyMotion(unit, pole, degrees, _per_hour(source, frames, degrees), len(first),
                      not breaks and drift is None, breaks, tuple(errors), drift)  # fmt: skip
+
+
+def _check_turn(unit: np.ndarray, count: int, path: object, reach: float) -> None:
+    """Refuse a motion that is no turn: a turn's homography keeps sizes (its eigenvalues all
+    have one modulus), so content that grows or shrinks more than it turns, by more than
+    :data:`SCALE_PX` at ``reach`` from the centre over the window, is a zoom or no sky at all.
+    (A fisheye's turn fitted by a homography changes scale a little; it turns far more.)"""
+    eigenvalues = np.linalg.eigvals(unit)
+    moduli = np.abs(eigenvalues)
+    change = float(moduli.max() / moduli.min() - 1)
+    turn = float(np.max(np.abs(np.angle(eigenvalues))))  # radians a frame
+    if change * (count - 1) * reach > SCALE_PX and change > turn:
+        raise SourceError(
+            f"{path}: what moves in the frames grows or shrinks {change:.2%} a frame, which a "
+            "turning sky never does (a zoom, or no sky in view): the sky's motion cannot be "
+            "measured"
+        )
 
 
 def _steady_part(
