@@ -69,6 +69,8 @@ def commands(clip: Path, out: Path, preset: str, crf: int, trail: str) -> dict[s
     cli = [sys.executable, "-m", "vid2trail", str(clip), "-q", "-y", "-o", str(out / "still.png"),
            "--video", str(out / "trail.mp4"), "--preset", preset, "--crf", str(crf),
            "--trail", trail]  # fmt: skip
+    if trail == "comet":  # lagfun's decay (not --trail-frames auto, which measures the sky first)
+        cli += ["--decay", "0.97"]
     return {
         "reencode": [*head, *x264(preset, crf), str(out / "reencode.mp4")],
         "vid2trail": cli,
