@@ -1,9 +1,10 @@
 """Make the README's before/after crops of ``--fill-gaps`` and ``--align``.
 
 The night is the real-like 720p folder of ``benchmarks/folder.py`` (sensor noise, 1500 stars
-turning at the sidereal rate about a pole above the frame, a black ridge with lit windows, a JPEG
-every 30 s with its EXIF time). Run ``python sample_clips/make_sky_crops.py`` (it needs Pillow,
-in the dev extra); it writes the night to ``benchmarks/.cache`` once, then stacks it:
+turning at the sidereal rate about a pole above the frame, each a Gaussian of 0.8 px as in
+``benchmarks/sky.py``, a black ridge with lit windows, a JPEG every 30 s with its EXIF time). Run
+``python sample_clips/make_sky_crops.py`` (it needs Pillow, in the dev extra); it writes the night
+to ``benchmarks/.cache`` once, then stacks it:
 
 - ``sky-fill-gaps.jpg``: every 30th frame as a plain max, the same frames with ``--fill-gaps``,
   and every frame;
@@ -24,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "benchmarks"))
 from folder import make_night  # noqa: E402
 from run import CACHE  # noqa: E402
+from sky import PSF  # noqa: E402
 
 FRAMES = 300
 #: The crop (x, y, width, height): sky, the ridge and two lit windows.
@@ -54,7 +56,7 @@ def labelled(images: list[np.ndarray], labels: list[str]) -> np.ndarray:
 
 
 def main() -> None:
-    night = make_night(CACHE / f"night720-{FRAMES}", FRAMES)
+    night = make_night(CACHE / f"night720-psf-{FRAMES}", FRAMES, PSF)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         last = (FRAMES - 1) // 30 * 30 + 1
