@@ -269,3 +269,25 @@ def test_a_missing_mask_is_one_line(tripod: Path, in_tmp: Path) -> None:
         "Error: --sky-mask nope.png: no such file; draw the sky as a PNG, TIFF or JPEG at the "
         "frames' size (white = sky)\n"))  # fmt: skip
     assert list(in_tmp.iterdir()) == []
+
+
+def test_a_streak_in_a_kept_frame_is_neither_moved_nor_a_break(
+    tmp_path: Path, frames: np.ndarray
+) -> None:
+    # A plane's continuous red streak in frame 13, a kept frame: the gap after it is filled,
+    # and the streak stays as it was (moved along the sky, it would smear into a red band).
+    rgb = frames[:40].copy()
+    cv2.line(rgb[13], (40, 80), (560, 200), (255, 0, 0), 2)
+    clip = encode(rgb, tmp_path / "streak.mkv")
+    plain = vid2trail.stack(clip, "max", start=13, step=8)
+    filled = vid2trail.stack(clip, "max", start=13, step=8, fill_gaps=True)
+
+    def red(image: np.ndarray) -> int:
+        return int(((image[..., 0].astype(int) - image[..., 1]) > 100).sum())
+
+    assert red(plain) > 500
+    assert red(filled) <= red(plain) * 1.05
+    result = invoke("stack", clip, "--start", "13", "--step", "8", "--fill-gaps", "-o",
+                    tmp_path / "s.png")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "gaps left open" not in result.stderr

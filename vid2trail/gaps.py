@@ -49,6 +49,13 @@ FOUND_SHARE = 0.5
 FOUND_PX = 1.5
 #: A capture interval longer than this many times the usual one is a pause: no fill across it.
 PAUSE_RATIO = 1.5
+#: A part this many times the noise above the background, longer than this share of the
+#: frame's diagonal (and than STREAK_MIN_PX pixels), is no star but a streak that does not
+#: turn with the sky (a plane, a satellite, a meteor): neither it nor the pixels around it are
+#: moved. (The Moon and the planets, shorter, go with the sky, as they do.)
+STREAK_K = 20.0
+STREAK_SHARE = 0.02
+STREAK_MIN_PX = 24
 #: At most this many positions per star pixel and gap (a gap longer than that is a break).
 MOST_STEPS = 4000
 
@@ -99,6 +106,8 @@ class FillGaps:
     def __post_init__(self) -> None:
         self._movable = self.mask.sky & ~self.mask.static
         self._movable_u8 = self._movable.astype(np.uint8) * 255
+        height, width = self._movable.shape
+        self._longest = max(STREAK_MIN_PX, STREAK_SHARE * math.hypot(width, height))
         self._powers = _Cached(Powers(self.unit))
         self._break_set = frozenset(self.breaks)
         if self.clock is not None and len(self.clock) > 2:
@@ -159,10 +168,35 @@ class FillGaps:
         where they are, their values, and the local peaks among them, brightest first."""
         noise = self.mask.noise
         core = cv2.bitwise_and(cv2.compare(above, STAR_K * noise, cv2.CMP_GT), self._movable_u8)
+        self._drop_streaks(core, above)
         edge = cv2.bitwise_and(cv2.compare(above, EDGE_K * noise, cv2.CMP_GT), self._movable_u8)
         xy = nonzero_xy(cv2.bitwise_and(cv2.dilate(core, _SQUARE), edge))
         values = pixels.reshape(-1, pixels.shape[2])[xy[:, 1] * pixels.shape[1] + xy[:, 0]]
         return index, xy.astype(np.float64), values, _peaks(luma, core, xy)
+
+    def _drop_streaks(self, core: np.ndarray, above: np.ndarray) -> None:
+        """Clear (in place) the bright parts of ``core`` far longer than a star, and the fainter
+        pixels around them: a plane's or a satellite's streak, a meteor. Moved along the sky,
+        they would smear into bands; as the last frame's brightest peaks, they would be missed
+        in the next frame and leave the gap open."""
+        bright = cv2.bitwise_and(cv2.compare(above, STREAK_K * self.mask.noise, cv2.CMP_GT),
+                                 self._movable_u8)  # fmt: skip
+        # A part that long is as long in an eighth of the size, where the parts are found
+        # quickly; in most frames nothing is, and the full-size search is spared.
+        height, width = core.shape
+        small = cv2.resize(bright, (-(-width // 8), -(-height // 8)), interpolation=cv2.INTER_AREA)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(small, connectivity=8)
+        if count <= 1 or np.maximum(stats[1:, 2], stats[1:, 3]).max() * 8 <= self._longest:
+            return
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(bright, connectivity=8)
+        extent = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+        for label in np.flatnonzero(extent > self._longest) + 1:
+            x, y, w, h = stats[label, :4]
+            x0, y0 = max(0, x - _FRINGE), max(0, y - _FRINGE)
+            x1, y1 = min(width, x + w + _FRINGE), min(height, y + h + _FRINGE)
+            streak = (labels[y0:y1, x0:x1] == label).astype(np.uint8)
+            near = cv2.dilate(streak, np.ones((2 * _FRINGE + 1,) * 2, np.uint8)).astype(bool)
+            core[y0:y1, x0:x1][near] = 0
 
     def _fillable(
         self,
@@ -293,6 +327,8 @@ class _Cached:
         return known
 
 
+#: The pixels this close to a streak go with it.
+_FRINGE = 3
 _SQUARE = np.ones((3, 3), np.uint8)
 _DY, _DX = (a.ravel()[None, :] for a in np.mgrid[-1:2, -1:2])
 
