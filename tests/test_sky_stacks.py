@@ -291,3 +291,17 @@ def test_a_streak_in_a_kept_frame_is_neither_moved_nor_a_break(
                     tmp_path / "s.png")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "gaps left open" not in result.stderr
+
+
+def test_a_bright_sky_is_said_to_be(tmp_path: Path, frames: np.ndarray, tripod: Path) -> None:
+    # The same night under a sky as bright as daylight's (or a full Moon's): the stars still
+    # turn, and the user hears that the sky is bright.
+    bright = np.clip(frames[:24].astype(int) + 130, 0, 255).astype(np.uint8)
+    clip = encode(bright, tmp_path / "bright.mkv")
+    result = invoke("stack", clip, "--fill-gaps", "-o", tmp_path / "b.png")
+    assert result.exit_code == 0, result.output
+    assert ("Note: the sky is bright (its median is 56% of white): daylight, or a bright Moon? "
+            "What turns with it may be the scene, not stars") in result.stderr  # fmt: skip
+    night = invoke("stack", tripod, "--fill-gaps", "-o", tmp_path / "n.png")
+    assert night.exit_code == 0, night.output
+    assert "the sky is bright" not in night.stderr

@@ -39,6 +39,8 @@ FEATHER_SHARE = 0.01
 #: ``--align`` interpolates bicubically where a frame is this many times its noise above the
 #: sky (bilinearly elsewhere).
 STAR_FLOOR_K = 5.0
+#: A sky brighter than this share of white (its median) is said to be: a night sky is darker.
+BRIGHT_SKY = 0.35
 #: ``--trail-frames auto``: a tail this share of the frame's diagonal long.
 TRAIL_SHARE = 0.04
 #: ``--trail-frames auto`` for window trails holds at most this many bytes of frames.
@@ -159,6 +161,9 @@ def prepare_sky(
         mask = SkyMask(drawn, found.static, found.noise, os.fspath(sky.mask))
     say(f"Sky: {mask.fraction():.0%} of the frame"
         + (f" (from {mask.source})" if sky.mask is not None else ""))  # fmt: skip
+    if found.level is not None and found.level > BRIGHT_SKY:
+        say(f"Note: the sky is bright (its median is {found.level:.0%} of white): daylight, or a "
+            "bright Moon? What turns with it may be the scene, not stars")  # fmt: skip
     if sky.mask_out is not None:
         write_sky_mask(sky.mask_out, mask.sky)
     warp: FillGaps | AlignSky | None = None

@@ -62,12 +62,15 @@ class SkyMask:
         The frames' noise (luma code values, one frame's standard deviation).
     source : str
         ``"found"`` or the path of the mask that was read.
+    level : float, optional
+        The sky's median luma as a share of white (a night sky's is low), where it was found.
     """
 
     sky: np.ndarray
     static: np.ndarray
     noise: float
     source: str = "found"
+    level: float | None = None
 
     def fraction(self) -> float:
         """The share of the frame that is sky."""
@@ -141,7 +144,10 @@ def find_sky(
             f"{info.path}: no sky found (nothing in the frames follows the sky's motion): give "
             f"the sky as {option('sky_mask')} PATH"
         )
-    return SkyMask(sky, _static(list(lumas.values()), noise), noise)
+    first = next(iter(lumas.values()))
+    white = float(np.iinfo(first.dtype).max) if first.dtype.kind in "ui" else 1.0
+    level = float(np.median(first[sky])) / white
+    return SkyMask(sky, _static(list(lumas.values()), noise), noise, level=level)
 
 
 def frames_apart(unit: np.ndarray, width: int, height: int, count: int) -> int:
