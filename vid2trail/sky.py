@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .errors import SourceError
-from .frames import Frame
 from .homography import (
     Turn,
     apply,
@@ -44,9 +43,8 @@ from .homography import (
     turn_and_pole,
 )
 from .select import FrameRange
-from .skymask import keyframe_snap, seek_spans
+from .skymask import keyframe_snap, wanted_frames
 from .sources import SourceBase
-from .sources.readahead import beside
 from .stars import detect_stars, match_stars
 
 #: Stars a frame needs for the motion to be measured.
@@ -263,32 +261,10 @@ def _picks(source: SourceBase, frames: FrameRange, count: int, checked: int) -> 
 
 
 def _stars(source: SourceBase, frames: FrameRange, picks: Sequence[int]) -> dict[int, np.ndarray]:
-    """The stars of the picked steps (positions counted from the window's first frame)."""
+    """The stars of the picked steps (positions counted from the window's first frame); the next
+    frames decode while the stars of this one are found."""
     wanted = {frames.start + k * frames.step: k for k in picks}
-    found: dict[int, np.ndarray] = {}
-    for frame in _frames(source, frames, wanted):
-        found[wanted[frame.index]] = detect_stars(frame.pixels)
-    return found
-
-
-def _frames(source: SourceBase, frames: FrameRange, wanted: dict[int, int]) -> Any:
-    """The wanted frames, each read by a seek where the source seeks exactly, else in one pass."""
-    if source.exact_seek or source.info.backend == "images":
-
-        def seeks() -> Iterator[Frame]:
-            for first, last in seek_spans(source, sorted(wanted)):
-                for f in source.frames(first, last + 1):
-                    if f.index in wanted:  # a copy: the decoder's frames are reused
-                        yield Frame(f.index, f.time_s, f.pixels.copy())
-
-        # The next frames decode while the stars of this one are found.
-        yield from beside(seeks())
-        return
-    for frame in source.frames(frames.start, frames.end, frames.step):
-        if frame.index in wanted:
-            yield Frame(frame.index, frame.time_s, frame.pixels.copy())
-        if frame.index >= max(wanted):
-            return
+    return {wanted[f.index]: detect_stars(f.pixels) for f in wanted_frames(source, sorted(wanted))}
 
 
 def _first_step(source: SourceBase, frames: FrameRange, stars: dict[int, np.ndarray]) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +27,12 @@ import cv2
 import numpy as np
 
 from .errors import SourceError, UsageError, option
+from .frames import Frame
 from .homography import apply, power
 from .luma import background, frame_noise, native_luma
 from .select import FrameRange
 from .sources import SourceBase
+from .sources.readahead import beside
 
 #: Frame pairs compared to find the sky.
 PAIRS = 6
@@ -229,18 +231,34 @@ def seek_spans(source: SourceBase, numbers: Sequence[int]) -> list[tuple[int, in
     return runs(numbers, 1 if source.info.backend == "images" else SEEK_GAP)
 
 
+def wanted_frames(source: SourceBase, wanted: Sequence[int]) -> Iterator[Frame]:
+    """The frames numbered ``wanted`` (sorted), as copies the decoder cannot reuse, decoded in a
+    thread beside the caller: by :func:`seek_spans` where the source seeks exactly, else in one
+    pass from the first to the last.
+
+    Examples
+    --------
+    >>> [f.index for f in wanted_frames(src, [0, 1, 120])]  # doctest: +SKIP
+    [0, 1, 120]
+    """
+    if not wanted:
+        return iter(())
+    exact = source.exact_seek or source.info.backend == "images"
+    spans = seek_spans(source, wanted) if exact else [(wanted[0], wanted[-1])]
+    keep = set(wanted)
+
+    def read() -> Iterator[Frame]:
+        for first, last in spans:
+            for f in source.frames(first, last + 1):
+                if f.index in keep:
+                    yield Frame(f.index, f.time_s, f.pixels.copy())
+
+    return beside(read())
+
+
 def _decoded(source: SourceBase, wanted: list[int]) -> list[tuple[int, np.ndarray]]:
-    """The luma of the wanted frames, in the frames' own dtype: consecutive ones in one seek
-    where the source seeks exactly, else all in one pass."""
-    found: list[tuple[int, np.ndarray]] = []
-    wanted_set = set(wanted)
-    seeks = source.exact_seek or source.info.backend == "images"
-    spans = seek_spans(source, wanted) if seeks else [(wanted[0], wanted[-1])]
-    for first, last in spans:
-        for f in source.frames(first, last + 1):
-            if f.index in wanted_set:
-                luma = native_luma(f.pixels)  # a copy the decoder cannot reuse
-                found.append((f.index, luma.copy() if luma.base is not None else luma))
+    """The luma of the wanted frames, in the frames' own dtype."""
+    found = [(f.index, native_luma(f.pixels)) for f in wanted_frames(source, wanted)]
     if len(found) != len(wanted):
         raise SourceError(f"{source.info.path}: frames {wanted} could not all be read to find "
                           "the sky")  # fmt: skip
