@@ -1,10 +1,11 @@
-"""Trails against plain numpy: window and grow exactly, comet exactly in float32 linear light."""
+"""Trails against plain numpy: window and grow exactly, comet in float32 or within a level."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from vid2trail import powercode
 from vid2trail.color import decode_lut, linear_to_srgb, to_output
 from vid2trail.errors import UsageError
 from vid2trail.reducers import make_reducer
@@ -55,31 +56,66 @@ def test_window_drops_the_dot_exactly_l_frames_after_it_was_last_seen(length: in
     assert lit == [255 if 3 <= k < 5 + length else 0 for k in range(20)]
 
 
-def test_comet_decays_by_d_per_frame_in_linear_light_exactly() -> None:
+def test_comet_of_float_frames_decays_by_d_per_frame_in_linear_light_exactly() -> None:
     decay = comet_decay(40)
     trail = CometTrail(decay)
-    frames = dot_frames(50, range(0, 1))
+    frames = dot_frames(50, range(0, 1)).astype(np.float32) / 255
     expected = np.float32(1.0)
     for k, frame in enumerate(frames):
         trail.update(frame)
         if k:
             expected = expected * np.float32(decay)
+        assert trail.coding == "linear"
         assert trail.picture()[2, 3, 0] == expected
         assert trail.picture()[0, 0, 0] == 0.0
     assert trail.picture()[2, 3, 0] == pytest.approx(decay**49, rel=1e-5)
     assert comet_decay(40) ** 40 == pytest.approx(0.01)
 
 
-def test_comet_matches_the_numpy_recurrence() -> None:
-    frames = make_frames(30, 11, 9)
-    light = decode_lut("uint8").astype(np.float32)[frames]
+@pytest.mark.parametrize(("decay", "dtype"), [(0.9, np.uint16), (0.995, np.uint8)])
+def test_comet_matches_the_numpy_recurrence_in_float32(decay: float, dtype: type) -> None:
+    frames = make_frames(30, 11, 9).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    light = decode_lut(np.dtype(dtype).name).astype(np.float32)[frames]
     want = light[0].copy()
-    trail = CometTrail(0.9)
+    trail = CometTrail(decay)
     trail.update(frames[0])
+    assert trail.coding == "linear"  # 16-bit frames, and a fade 16 bits cannot follow
     for k in range(1, 30):
-        want = np.maximum(light[k], want * np.float32(0.9))
+        want = np.maximum(light[k], want * np.float32(decay))
         trail.update(frames[k])
         np.testing.assert_array_equal(trail.picture(), want)
+
+
+def exact_comet(frames: np.ndarray, decay: float) -> list[np.ndarray]:
+    """The comet's 8-bit sRGB frames, computed in float64 from the frames' 8-bit codes."""
+    light = decode_lut("uint8")[frames]
+    tail = light[0]
+    out = []
+    for k in range(len(frames)):
+        tail = np.maximum(light[k], tail * decay) if k else tail
+        out.append(np.rint(linear_to_srgb(tail) * 255).astype(int))
+    return out
+
+
+@pytest.mark.parametrize("decay", [0.5, 0.858, 0.97, 0.98])
+def test_comet_of_8bit_frames_is_the_exact_recurrence_within_one_level(decay: float) -> None:
+    frames = make_frames(120, 40, 30, seed=7)
+    frames[::17] = 255  # a full-white flash now and then: long tails over the whole frame
+    video = list(progressive_frames(frames, trail := CometTrail(decay)))
+    assert trail.coding == "power"
+    want = exact_comet(frames, decay)
+    diffs = np.stack([got.astype(int) - w for got, w in zip(video, want, strict=True)])
+    assert np.abs(diffs).max() <= 1
+    assert np.mean(diffs != 0) < 0.005  # rounding ties only
+
+
+def test_comet_of_8bit_frames_fades_to_black() -> None:
+    """Rounding the power codes never leaves a lit pixel stuck after its tail is gone."""
+    video = list(progressive_frames(dot_frames(600, range(0, 1)), make_trail("comet", decay=0.98)))
+    lit = [int(f[2, 3, 0]) for f in video]
+    assert lit[0] == 255 and all(a >= b for a, b in zip(lit, lit[1:], strict=False))
+    want = exact_comet(dot_frames(600, range(0, 1)), 0.98)
+    assert [int(w[2, 3, 0]) for w in want].index(0) - lit.index(0) in (-1, 0, 1)
 
 
 def test_comet_frames_are_srgb_encoded() -> None:
@@ -112,16 +148,28 @@ def test_grow_can_share_the_pipelines_reducer() -> None:
 @pytest.mark.parametrize(
     ("normalize", "gain"), [("none", 1.0), ("none", 2.0), ("max", 1.0), ("p99", 0.5)]
 )
-@pytest.mark.parametrize("linear", [False, True])
+@pytest.mark.parametrize("coding", ["codes", "linear", "power"])
 def test_renderer_agrees_with_the_still_within_one_level(
-    normalize: str, gain: float, linear: bool
+    normalize: str, gain: float, coding: str
 ) -> None:
     codes = make_frames(1, 40, 30)[0]
-    picture = decode_lut("uint8")[codes] * 3 if linear else codes
-    got = FrameRenderer(normalize, gain)(picture, linear=linear)
-    want = to_output(picture, linear=linear, out_dtype=np.uint8, normalize=normalize, gain=gain)
+    light = decode_lut("uint8")[codes] * (1 if coding == "power" else 3)
+    picture = {"codes": codes, "linear": light, "power": powercode.encode(codes)}[coding]
+    got = FrameRenderer(normalize, gain)(picture, coding=coding)
+    still = codes if coding == "codes" else light
+    want = to_output(still, linear=coding != "codes", out_dtype=np.uint8, normalize=normalize,
+                     gain=gain)  # fmt: skip
     assert got.dtype == np.uint8
     assert np.abs(got.astype(int) - want).max() <= 1
+
+
+def test_power_render_is_the_srgb_curve_within_one_level() -> None:
+    codes = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    for factor in (1.0, 0.5, 2.0, 37.0):
+        light = np.minimum(np.arange(65536) / 65535, 1.0) ** powercode.POWER * factor
+        want = np.rint(linear_to_srgb(np.minimum(light, 1.0)) * 255).reshape(256, 256)
+        diff = powercode.render(codes, factor).astype(int) - want
+        assert np.abs(diff).max() <= 1 and np.mean(diff != 0) < 0.004
 
 
 def test_video_step_keeps_every_kth_picture_and_the_last() -> None:

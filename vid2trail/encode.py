@@ -90,15 +90,19 @@ class VideoWriter:
         self.frames_encoded = 0
         self._shape: tuple[int, ...] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_QUEUE_FRAMES)
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=_QUEUE_FRAMES)
         self._threads: list[threading.Thread] = []
         self._errors: deque[str] = deque(maxlen=_STDERR_LINES)
         self._failed: BaseException | None = None
         self._files = contextlib.ExitStack()
         self._tmp: Path | None = None
 
-    def write(self, pixels: np.ndarray) -> None:
-        """Queue one frame (copied, so the caller may reuse its buffer)."""
+    def write(self, pixels: np.ndarray, *, owned: bool = False) -> None:
+        """Queue one frame: copied, so the caller may reuse its buffer, unless ``owned``.
+
+        ``owned=True`` hands a C-contiguous array over: it is queued as it is, and the caller
+        must not write into it again (a fresh frame per call, as a renderer makes).
+        """
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
             raise UsageError(
                 f"a video frame must be H x W x 3 uint8, not {pixels.shape} {pixels.dtype}"
@@ -114,10 +118,11 @@ class VideoWriter:
                 f"frame size {pixels.shape} differs from the first frame's {self._shape}"
             )
         self._check_encoder()
-        self._put(pixels.tobytes())
+        self._put(memoryview(pixels).cast("B") if owned and pixels.flags.c_contiguous
+                  else pixels.tobytes())  # fmt: skip
         self.frames_written += 1
 
-    def _put(self, data: bytes | None) -> None:
+    def _put(self, data: bytes | memoryview | None) -> None:
         while True:  # a blocking put could wait forever on an encoder that died
             try:
                 self._queue.put(data, timeout=0.5)

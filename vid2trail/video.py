@@ -70,7 +70,10 @@ class TrailVideo:
             self._emit()
 
     def _emit(self) -> None:
-        self.writer.write(self.renderer(self.trail.picture(), linear=self.trail.linear))
+        picture = self.trail.picture()
+        frame = self.renderer(picture, coding=self.trail.coding)
+        # A rendered frame is new (no copy to queue it); a passed-through picture is not.
+        self.writer.write(frame, owned=not np.may_share_memory(frame, picture))
         self._pending = False
 
     def progress(self, callback: ProgressCallback | None) -> ProgressCallback | None:
@@ -139,10 +142,10 @@ def progressive_frames(
         trail.update(item.pixels if isinstance(item, Frame) else item)
         pending = True
         if trail.count % video_step == 0:
-            yield np.array(render(trail.picture(), linear=trail.linear), copy=True)
+            yield np.array(render(trail.picture(), coding=trail.coding), copy=True)
             pending = False
     if pending:
-        yield np.array(render(trail.picture(), linear=trail.linear), copy=True)
+        yield np.array(render(trail.picture(), coding=trail.coding), copy=True)
 
 
 def trail_video(
