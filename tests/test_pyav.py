@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 
 from vid2trail.encoding import ffmpeg_exe
 from vid2trail.errors import DecodeError
+from vid2trail.frames import Frame
 from vid2trail.sources import open_source
 
 from conftest import SHARED_DATA, encode, invoke, make_frames, read_rgb
@@ -250,3 +252,60 @@ def test_a_signal_the_parent_ignores_stays_ignored() -> None:
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+@pytest.mark.parametrize("window", [(0, None, 1), (5, 30, 3), (12, 13, 1)])
+def test_big_frames_decode_in_turn_to_the_same_pixels(
+    h264_clip: Path, monkeypatch: pytest.MonkeyPatch, window: tuple[int, int | None, int]
+) -> None:
+    """Frames over BIG_FRAME are decoded in the caller's thread and converted on delivery (no
+    producer thread, no pool): the same frames, numbers and times as through the pool."""
+    import threading
+
+    import vid2trail
+    from vid2trail.sources import pyav, readahead
+
+    def read(source: pyav.PyAVSource) -> list[tuple[int, float | None, np.ndarray]]:
+        return [(f.index, f.time_s, f.pixels.copy()) for f in source.frames(*window)]
+
+    with vid2trail.open_source(h264_clip) as source:
+        assert isinstance(source, pyav.PyAVSource)
+        pooled = read(source)
+        monkeypatch.setattr(readahead, "BIG_FRAME", 1000)
+        assert readahead.decoder_threads(source.info.frame_bytes, None) == (os.cpu_count() or 0)
+        before = threading.active_count()
+        frames = source.frames(*window)
+        first = next(frames)
+        assert threading.active_count() == before  # no thread of ours decodes
+        in_turn = [(first.index, first.time_s, first.pixels.copy()), *read_rest(frames)]
+    assert [f[:2] for f in in_turn] == [f[:2] for f in pooled]
+    for (_, _, a), (_, _, b) in zip(in_turn, pooled, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def read_rest(frames: Iterator[Frame]) -> list[tuple[int, float | None, np.ndarray]]:
+    return [(f.index, f.time_s, f.pixels.copy()) for f in frames]
+
+
+def test_a_break_from_big_frames_releases_the_decoder(
+    h264_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vid2trail
+    from vid2trail.sources import readahead
+
+    closed: list[bool] = []
+    real = readahead._kept
+
+    def kept(numbered: Iterator, window: tuple, reached: list[int]) -> Iterator:
+        try:
+            yield from real(numbered, window, reached)
+        finally:
+            closed.append(True)
+
+    monkeypatch.setattr(readahead, "BIG_FRAME", 1000)
+    monkeypatch.setattr(readahead, "_kept", kept)
+    with vid2trail.open_source(h264_clip) as source:
+        frames = source.frames(0)
+        assert next(frames).index == 0
+        frames.close()
+    assert closed == [True]

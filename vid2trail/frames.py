@@ -115,6 +115,11 @@ class SourceInfo:
         """``(height, width, channels)`` of every frame."""
         return (self.height, self.width, self.channels)
 
+    @property
+    def frame_bytes(self) -> int:
+        """The bytes of one frame's pixels."""
+        return self.width * self.height * self.channels * self.dtype.itemsize
+
     def describe_length(self) -> str:
         """Say how long the source is, e.g. ``"300 frames (about 12.0 s)"``."""
         if self.frame_count is None:

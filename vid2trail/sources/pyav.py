@@ -37,7 +37,7 @@ from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
 from .listing import Listing, exact_info, read_listing
 from .media import MediaInfo, StreamInfo, bits_per_sample, read_media, with_frame_facts
-from .readahead import STOPPED_AT_END, queue_size, read_ahead
+from .readahead import STOPPED_AT_END, decoder_threads, pool_threads, queue_size, read_ahead
 
 #: libavformat's names of containers without an index, where a seek may land past its target.
 UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
@@ -190,7 +190,7 @@ class PyAVSource(SourceBase):
             ctx.thread_count = 1  # frame threads only delay the first frame
         else:
             ctx.thread_type = "AUTO"
-            ctx.thread_count = self.decoder_threads or 0
+            ctx.thread_count = decoder_threads(self.info.frame_bytes, self.decoder_threads)
         if self.keyframes_only and not first:
             ctx.skip_frame = "NONKEY"
         return stream
@@ -319,14 +319,13 @@ class PyAVSource(SourceBase):
         if start > 0 and self.seekable and start >= len(self._listing().pts):
             return  # past the end: the caller says so, in its words
         errors: list[str] = []
-        info = self.info
         last, delivered = yield from read_ahead(
             self._numbered(start, errors),
             self.conversion,
             self._frame,
             (start, end, step),
-            ahead=queue_size(info.width * info.height * info.channels * info.dtype.itemsize),
-            threads=self.convert_threads,
+            ahead=queue_size(self.info.frame_bytes),
+            threads=pool_threads(self.info.frame_bytes, self.convert_threads),
         )
         if last != STOPPED_AT_END and not self.keyframes_only:
             errors += self._truncation(last)

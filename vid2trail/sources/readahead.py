@@ -3,12 +3,15 @@
 While the caller reduces one frame, FFmpeg decodes the next ones in a thread of its own and a
 pool converts them to RGB (the decoder and libavfilter release the GIL). At most a few converted
 frames wait (:func:`queue_size`), so memory stays flat however long the video; a ``break`` in the
-caller's loop stops the producer before the generator returns.
+caller's loop stops the producer before the generator returns. Frames of :data:`BIG_FRAME` or
+more (4K) are decoded in the caller's turn instead, with a frame thread a core: at that size
+each frame held in flight costs more memory than the thread gains.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -21,6 +24,11 @@ T = TypeVar("T")
 AHEAD = 4
 #: ... and about how many bytes of them.
 AHEAD_BYTES = 48 << 20
+#: Frames of at least this many bytes (a 4K RGB frame is 25 MB) are converted when the caller
+#: takes them rather than in a pool ahead (:func:`pool_threads`): the decoded frames wait
+#: instead, at half the size, and one converted frame lives at a time. A 4K max peaked at 386
+#: rather than 325 MB with the pool, no faster.
+BIG_FRAME = 16 << 20
 #: What :func:`read_ahead` returns as the last frame reached when the window's end stopped it.
 STOPPED_AT_END = -2
 
@@ -39,6 +47,50 @@ def queue_size(frame_bytes: int) -> int:
     return max(1, min(AHEAD, AHEAD_BYTES // max(1, frame_bytes)))
 
 
+def pool_threads(frame_bytes: int, threads: int) -> int:
+    """Conversion threads for frames of ``frame_bytes``: ``threads``, or 0 (convert on
+    delivery, in the caller's thread) for frames of :data:`BIG_FRAME` or more.
+
+    Examples
+    --------
+    >>> pool_threads(1920 * 1080 * 3, 2), pool_threads(3840 * 2160 * 3, 2)
+    (2, 0)
+    """
+    return 0 if frame_bytes >= BIG_FRAME else threads
+
+
+def decoder_threads(frame_bytes: int, chosen: int | None) -> int:
+    """FFmpeg's thread count for frames of ``frame_bytes``: ``chosen`` when set, else 0 (FFmpeg
+    picks a frame thread a core and one more), but one a core for frames of :data:`BIG_FRAME`
+    or more, where every frame in flight is large (a 4K max: 304 rather than 325 MB, no slower
+    on two cores).
+
+    Examples
+    --------
+    >>> decoder_threads(1920 * 1080 * 3, None), decoder_threads(1920 * 1080 * 3, 3)
+    (0, 3)
+    """
+    if chosen:
+        return chosen
+    return (os.cpu_count() or 0) if frame_bytes >= BIG_FRAME else 0
+
+
+class _Later:
+    """A conversion run when its result is first asked for, in the asking thread (a stand-in
+    for a pool's :class:`~concurrent.futures.Future`)."""
+
+    def __init__(self, convert: Callable[[Any], Any], item: Any) -> None:
+        self._convert: Callable[[Any], Any] | None = convert
+        self._item = item
+        self._result: Any = None
+
+    def result(self) -> Any:
+        if self._convert is not None:
+            self._result = self._convert(self._item)
+            self._convert = self._item = None
+        return self._result
+
+
 def read_ahead(
     numbered: Generator[tuple[int, Any], None, None],
     convert: Callable[[Any], Any],
@@ -52,13 +104,24 @@ def read_ahead(
     ``(start, end, step)`` window keeps, converted by ``convert`` in a pool of ``threads``.
 
     ``numbered`` runs in a thread of its own, and is closed there once the window is done (its
-    decoder released at once); an exception there is raised here. The generator
-    returns ``(reached, delivered)``: the last frame number decoded (:data:`STOPPED_AT_END`
-    when the window's end stopped the decoding, -1 when nothing decoded) and how many frames
-    were yielded.
+    decoder released at once); an exception there is raised here. With ``threads=0`` (big
+    frames, :func:`pool_threads`) it runs in the caller's thread instead, each frame converted
+    when ``deliver`` asks for it: FFmpeg's frame threads still decode the next frames meanwhile,
+    and no decoded frame waits in a queue (a 4K max: 284 rather than 316 MB, no slower). The
+    generator returns ``(reached, delivered)``: the last frame number decoded
+    (:data:`STOPPED_AT_END` when the window's end stopped the decoding, -1 when nothing decoded)
+    and how many frames were yielded.
     """
-    start, end, step = window
     reached = [-1]
+    delivered = 0
+    if not threads:
+        try:
+            for index, decoded in _kept(numbered, window, reached):
+                yield deliver(index, _Later(convert, decoded))  # type: ignore[arg-type]
+                delivered += 1
+        finally:
+            numbered.close()
+        return reached[0], delivered
     ready: queue.Queue[object] = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
@@ -66,31 +129,40 @@ def read_ahead(
         try:
             with ThreadPoolExecutor(threads, "vid2trail-rgb") as pool:
                 try:
-                    for index, decoded in numbered:
+                    for index, decoded in _kept(numbered, window, reached):
                         if stop.is_set():
                             return
-                        if end is not None and index >= end:
-                            reached[0] = STOPPED_AT_END
-                            break
-                        reached[0] = index
-                        if index < start or (index - start) % step:
-                            continue
                         _offer(ready, (index, pool.submit(convert, decoded)), stop)
-                        if end is not None and index + step >= end:
-                            reached[0] = STOPPED_AT_END  # the window's last frame: no more
-                            break
                 finally:
                     numbered.close()  # the decoder goes before the last conversions finish
             _offer(ready, _DONE, stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
             _offer(ready, exc, stop)
 
-    delivered = 0
     with contextlib.closing(_drained(ready, stop, produce, "vid2trail-decode")) as items:
         for item in items:
             yield deliver(*item)  # type: ignore[misc]
             delivered += 1
     return reached[0], delivered
+
+
+def _kept(
+    numbered: Iterator[tuple[int, Any]], window: tuple[int, int | None, int], reached: list[int]
+) -> Iterator[tuple[int, Any]]:
+    """The numbered frames that ``window`` keeps; ``reached[0]`` follows the last frame number
+    decoded, :data:`STOPPED_AT_END` once the window's end stops the decoding."""
+    start, end, step = window
+    for index, decoded in numbered:
+        if end is not None and index >= end:
+            reached[0] = STOPPED_AT_END
+            return
+        reached[0] = index
+        if index < start or (index - start) % step:
+            continue
+        yield index, decoded
+        if end is not None and index + step >= end:
+            reached[0] = STOPPED_AT_END  # the window's last frame: no more
+            return
 
 
 def beside(items: Iterator[T], ahead: int = 2) -> Iterator[T]:
@@ -151,4 +223,14 @@ def _offer(ready: queue.Queue[object], item: object, stop: threading.Event) -> N
             continue
 
 
-__all__ = ["AHEAD", "AHEAD_BYTES", "STOPPED_AT_END", "beside", "queue_size", "read_ahead"]
+__all__ = [
+    "AHEAD",
+    "AHEAD_BYTES",
+    "BIG_FRAME",
+    "STOPPED_AT_END",
+    "beside",
+    "decoder_threads",
+    "pool_threads",
+    "queue_size",
+    "read_ahead",
+]
