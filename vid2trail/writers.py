@@ -233,6 +233,15 @@ def _current_umask() -> int:
     return mask
 
 
+#: libpng's row filters off: its adaptive choice per row took 40% of a PNG's encoding time, for
+#: files 5% larger on real night JPEGs, and 13% smaller on a dark star field (1080p: 108 against
+#: 67 ms; 2880x1920: 450 against 290 ms). OpenCV before 4.11 has no such setting.
+_PNG_FILTER = (
+    [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] if hasattr(cv2, "IMWRITE_PNG_FILTER")
+    else []
+)  # fmt: skip
+
+
 def write_still(
     path: str | os.PathLike[str],
     image: np.ndarray,
@@ -296,7 +305,7 @@ def write_still(
         if fmt == "jpeg":
             params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
         elif fmt == "png":
-            params = [cv2.IMWRITE_PNG_COMPRESSION, 3]
+            params = [cv2.IMWRITE_PNG_COMPRESSION, 3, *_PNG_FILTER]
         ok, encoded = cv2.imencode(out.suffix.lower(), pixels, params)
         if not ok:
             raise OutputError(f"OpenCV could not encode {out}")
