@@ -272,7 +272,10 @@ def test_big_frames_decode_in_turn_to_the_same_pixels(
         assert isinstance(source, pyav.PyAVSource)
         pooled = read(source)
         monkeypatch.setattr(readahead, "BIG_FRAME", 1000)
-        assert readahead.decoder_threads(source.info.frame_bytes, None) == (os.cpu_count() or 0)
+        pixels = source.info.width * source.info.height
+        cores = min(len(os.sched_getaffinity(0)), readahead.MAX_DECODER_THREADS)
+        assert readahead.decoder_threads(pixels, None) == cores
+        assert readahead.decoder_threads(pixels, 0) == 0  # asked for: FFmpeg's own choice
         before = threading.active_count()
         frames = source.frames(*window)
         first = next(frames)

@@ -9,9 +9,9 @@ from vid2trail import powercode
 from vid2trail.color import decode_lut, linear_to_srgb, to_output
 from vid2trail.errors import UsageError
 from vid2trail.reducers import make_reducer
+from vid2trail.rendering import FrameRenderer
 from vid2trail.trails import (
     CometTrail,
-    FrameRenderer,
     GrowTrail,
     WindowTrail,
     comet_decay,
@@ -86,14 +86,14 @@ def test_comet_matches_the_numpy_recurrence_in_float32(decay: float, dtype: type
         np.testing.assert_array_equal(trail.picture(), want)
 
 
-def exact_comet(frames: np.ndarray, decay: float) -> list[np.ndarray]:
+def exact_comet(frames: np.ndarray, decay: float, gain: float = 1.0) -> list[np.ndarray]:
     """The comet's 8-bit sRGB frames, computed in float64 from the frames' 8-bit codes."""
     light = decode_lut("uint8")[frames]
     tail = light[0]
     out = []
     for k in range(len(frames)):
         tail = np.maximum(light[k], tail * decay) if k else tail
-        out.append(np.rint(linear_to_srgb(tail) * 255).astype(int))
+        out.append(np.rint(linear_to_srgb(np.minimum(tail * gain, 1.0)) * 255).astype(int))
     return out
 
 
@@ -216,8 +216,32 @@ def test_window_refuses_more_frames_than_memory_holds() -> None:
 
 @pytest.mark.parametrize("shape", [(7, 300), (2, 40000)])
 def test_sixteen_bit_lookup_equals_take(shape: tuple[int, int]) -> None:
-    from vid2trail.trails import _encode_lut, _lookup16
+    from vid2trail.rendering import _encode_lut, _lookup16
 
     index = np.random.default_rng(3).integers(0, 65536, shape).astype(np.uint16)
     index[0, :2] = (0, 65535)
     np.testing.assert_array_equal(_lookup16(index), np.take(_encode_lut(), index))
+
+
+@pytest.mark.parametrize(
+    ("decay", "gain", "coding"),
+    [(0.98, 1.0, "power"), (0.9, 16.0, "power"), (0.98, 16.0, "linear"), (0.98, 1e4, "linear")],
+)
+def test_a_bright_gain_keeps_the_comet_in_float_and_its_tail_fades_out(
+    decay: float, gain: float, coding: str
+) -> None:
+    """Rounding stops a power-coded fade at a floor of codes that a big gain would light."""
+    frames = dot_frames(3000, range(0, 1))
+    trail = make_trail("comet", decay=decay, render_factor=gain)
+    video = list(progressive_frames(frames, trail, renderer=FrameRenderer(gain=gain)))
+    assert trail.coding == coding
+    lit = [int(f[2, 3, 0]) for f in video]
+    want = [int(w[2, 3, 0]) for w in exact_comet(frames, decay, gain)]
+    assert lit[-1] == want[-1] == 0
+    assert max(abs(a - b) for a, b in zip(lit, want, strict=True)) <= 1
+
+
+def test_a_comet_rendered_with_a_measured_normalization_stays_in_float() -> None:
+    trail = make_trail("comet", decay=0.9, render_factor=None)  # --normalize: measured per frame
+    trail.update(np.zeros((2, 2, 3), np.uint8))
+    assert trail.coding == "linear"

@@ -35,7 +35,8 @@ _EXPORTS = {
     "select": ("FrameRange", "Window", "parse_position", "resolve_window"),
     "sky": ("SkyMotion", "sky_motion"),
     "sources": ("open_source",),
-    "trails": ("FrameRenderer", "Trail", "comet_decay", "make_trail"),
+    "rendering": ("FrameRenderer",),
+    "trails": ("Trail", "comet_decay", "make_trail"),
     "video": ("TrailVideo", "progressive_frames", "trail_video"),
     "writers": ("write_sidecar", "write_still"),
 }  # fmt: skip
@@ -92,10 +93,11 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .outputs import provenance, render
     from .pipeline import FrameSink, run_reducers
     from .reducers import REDUCERS, Reducer, make_reducer
+    from .rendering import FrameRenderer
     from .select import FrameRange, Window, parse_position, resolve_window
     from .sky import SkyMotion, sky_motion
     from .sources import open_source
-    from .trails import FrameRenderer, Trail, comet_decay, make_trail
+    from .trails import Trail, comet_decay, make_trail
     from .video import TrailVideo, progressive_frames, trail_video
     from .writers import write_sidecar, write_still
 

@@ -14,7 +14,8 @@ so monotonic, and exact for every ``L``):
 
 Each pass is one vectorized OpenCV call on uint16 or uint8 data: about 10 ms a 1080p frame. The
 price is one rounding of ``P`` per frame, at most 0.5 of 65535; :func:`fits` keeps the worst case
-(all roundings one way) under a quarter of an 8-bit level, and longer fades stay in float.
+(all roundings one way), and the floor where rounding stops a fade, under a quarter of an 8-bit
+level as rendered; slower fades and bright gains stay in float.
 """
 
 from __future__ import annotations
@@ -37,18 +38,24 @@ MAX_DRIFT = 64
 _TOE_STEP = 24
 
 
-def fits(decay: float) -> bool:
-    """Whether a fade by ``decay`` per frame keeps its drift within :data:`MAX_DRIFT`.
+def fits(decay: float, factor: float | None = 1.0) -> bool:
+    """Whether a fade by ``decay`` per frame, rendered with linear light scaled by ``factor``,
+    keeps its drift within :data:`MAX_DRIFT` (None: a factor not known in advance, which never
+    fits).
 
-    ``decay`` up to about 0.98 fits (a tail visible for about 230 frames); slower fades are kept
-    in float32 linear light.
+    The drift, and the floor under which ``round(k * P)`` stops fading, are both
+    ``0.5 / (1 - k)`` codes, and a factor scales codes by ``factor ** (1 / 2.4)``. At factor 1,
+    ``decay`` up to about 0.98 fits (a tail visible for 244 frames); slower fades, and bright
+    gains, are kept in float32 linear light.
 
     Examples
     --------
-    >>> fits(0.97), fits(0.999)
-    (True, False)
+    >>> fits(0.97), fits(0.999), fits(0.97, 1000.0), fits(0.97, None)
+    (True, False, False, False)
     """
-    return 0.5 / (1.0 - fade_factor(decay)) <= MAX_DRIFT
+    if factor is None:
+        return False
+    return 0.5 / (1.0 - fade_factor(decay)) * max(factor, 0.0) ** (1.0 / POWER) <= MAX_DRIFT
 
 
 def fade_factor(decay: float) -> float:
@@ -78,7 +85,7 @@ def encode_table() -> np.ndarray:
 
 
 def encode(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``P`` of a uint8 frame (any shape; C-contiguous), into ``out`` when given.
+    """``P`` of a uint8 frame (any shape), into ``out`` (C-contiguous) when given.
 
     Examples
     --------
@@ -88,8 +95,15 @@ def encode(pixels: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     flat = pixels.reshape(pixels.shape[0] if pixels.ndim > 1 else 1, -1)
     if out is None:
         return cv2.LUT(flat, encode_table()).reshape(pixels.shape)
+    _check_contiguous(out)
     cv2.LUT(flat, encode_table(), dst=out.reshape(flat.shape))
     return out
+
+
+def _check_contiguous(buffer: np.ndarray) -> None:
+    """Refuse a buffer that ``reshape`` would copy: the result would be written into the copy."""
+    if not buffer.flags.c_contiguous:
+        raise ValueError("power codes are written in place into C-contiguous arrays only")
 
 
 def fade(codes: np.ndarray, factor: float) -> None:
@@ -102,6 +116,7 @@ def fade(codes: np.ndarray, factor: float) -> None:
     >>> c.tolist()
     [[500, 32768]]
     """
+    _check_contiguous(codes)
     flat = codes.reshape(codes.shape[0] if codes.ndim > 1 else 1, -1)
     cv2.addWeighted(flat, factor, flat, 0.0, 0.0, dst=flat)
 

@@ -275,8 +275,7 @@ def auto_trail_frames(
     frames = max(2, math.ceil(length / per_frame))
     capped = ""
     if trail == "window":
-        frame_bytes = info.width * info.height * info.channels * info.dtype.itemsize
-        most = max(2, WINDOW_BYTES // frame_bytes)
+        most = max(2, WINDOW_BYTES // info.frame_bytes)
         if frames > most:
             frames, capped = most, f" (at most {most} frames: 1 GiB of them)"
     frames = min(frames, 1_000_000)

@@ -9,14 +9,13 @@ frame. Three kinds:
   light was last seen.
 
 Unlike reducers these are not monoids: ``comet`` and ``window`` depend on frame order.
-:class:`FrameRenderer` turns a trail's picture into 8-bit sRGB video frames through lookup tables,
+:class:`vid2trail.rendering.FrameRenderer` turns a trail's picture into 8-bit sRGB video frames,
 cheaply enough to run on every frame of a 1080p clip.
 """
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from typing import Literal, Protocol, runtime_checkable
 
 import cv2
@@ -24,11 +23,6 @@ import numpy as np
 
 from . import powercode
 from .color import (
-    check_gain,
-    decode_lut,
-    linear_to_srgb,
-    normalization_scale,
-    parse_normalize,
     to_linear,
 )
 from .errors import UsageError, option
@@ -144,12 +138,15 @@ class CometTrail:
 
     name = "comet"
 
-    def __init__(self, decay_per_frame: float) -> None:
+    def __init__(self, decay_per_frame: float, *, render_factor: float | None = 1.0) -> None:
         if not 0.0 < decay_per_frame < 1.0:
             raise UsageError(
                 f"{option('decay')} {decay_per_frame}: use a factor between 0 and 1, e.g. 0.95"
             )
         self.decay_per_frame = float(decay_per_frame)
+        #: The most the pictures' light will be scaled by when rendered (``--gain``; None when
+        #: ``--normalize`` measures it on every frame): power codes only where it fits.
+        self.render_factor = render_factor
         #: ``linear`` (float32 linear light) or ``power`` (uint16 power codes), from frame one.
         self.coding: Coding = "linear"
         self._acc: np.ndarray | None = None
@@ -158,7 +155,9 @@ class CometTrail:
 
     def update(self, pixels: np.ndarray) -> None:
         if self._acc is None:
-            power = pixels.dtype == np.uint8 and powercode.fits(self.decay_per_frame)
+            power = pixels.dtype == np.uint8 and powercode.fits(
+                self.decay_per_frame, self.render_factor
+            )
             self.coding = "power" if power else "linear"
         if self.coding == "power":
             self._update_power(np.ascontiguousarray(pixels))
@@ -276,11 +275,13 @@ def make_trail(
     trail_frames: int | None = None,
     decay: float | None = None,
     reducer: Reducer | None = None,
+    render_factor: float | None = 1.0,
 ) -> Trail:
     """Build a trail from the ``--trail``, ``--mode``, ``--trail-frames`` and ``--decay`` values.
 
     ``comet`` and ``window`` are lighten (max) trails whatever the still's mode; ``grow`` follows
-    ``mode`` (or shares ``reducer``, which the caller keeps feeding).
+    ``mode`` (or shares ``reducer``, which the caller keeps feeding). ``render_factor`` is the
+    comet's :class:`CometTrail` ``render_factor``.
 
     Examples
     --------
@@ -314,83 +315,4 @@ def make_trail(
         )
     if decay is None:
         decay = comet_decay(DEFAULT_TRAIL_FRAMES if trail_frames is None else trail_frames)
-    return CometTrail(decay)
-
-
-#: Linear light is quantized to this many steps before the sRGB lookup: a step is under 1/40 of
-#: the darkest 8-bit code's width, so the lookup is off by at most one level, only at rounding ties.
-_LINEAR_STEPS = 65535
-
-
-@lru_cache(maxsize=1)
-def _encode_lut() -> np.ndarray:
-    codes = np.rint(linear_to_srgb(np.arange(_LINEAR_STEPS + 1) / _LINEAR_STEPS) * 255)
-    return codes.astype(np.uint8)
-
-
-def _lookup16(index: np.ndarray) -> np.ndarray:
-    """``_encode_lut()[index]`` for a 2-D uint16 array, about a third faster than ``np.take``.
-
-    The table is laid out as a 256 x 256 image; the little-endian bytes of each index are then
-    its (column, row) in that image, which ``cv2.remap`` reads with nearest-neighbour lookup.
-    """
-    rows, cols = index.shape
-    if cols >= 32767 or rows >= 32767 or not index.flags.c_contiguous:  # remap's size limit
-        return np.take(_encode_lut(), index)
-    pairs = index.view(np.uint8).reshape(rows, cols, 2)
-    if np.little_endian:
-        xy = pairs.astype(np.int16)
-    else:  # pragma: no cover - big-endian machines
-        xy = pairs[..., ::-1].astype(np.int16)
-    return cv2.remap(_encode_lut().reshape(256, 256), xy, None, cv2.INTER_NEAREST)
-
-
-class FrameRenderer:
-    """Turn a trail's picture into an 8-bit sRGB frame, with the still's normalization and gain.
-
-    Integer pictures with no normalization and no gain pass through (uint8) or are rounded to
-    8 bits (uint16). Otherwise a lookup table maps code values (or quantized linear light) to
-    output codes. ``normalize`` other than ``none`` is measured on every frame, which costs a
-    percentile per frame.
-
-    Examples
-    --------
-    >>> render = FrameRenderer()
-    >>> render(np.array([[[0.0, 0.21586, 1.0]]]), coding="linear").tolist()
-    [[[0, 128, 255]]]
-    """
-
-    def __init__(self, normalize: str = "none", gain: float = 1.0) -> None:
-        check_gain(gain)
-        self.normalize = parse_normalize(normalize)
-        self.gain = float(gain)
-        self._power = powercode.Renderer()
-
-    def __call__(self, picture: np.ndarray, *, coding: Coding) -> np.ndarray:
-        if coding == "power":
-            if self.normalize == "none":
-                return self._power(picture, self.gain)
-            return self._power(picture, self._factor(powercode.to_linear(picture)))
-        if coding == "linear":
-            factor = self._factor(picture) * _LINEAR_STEPS
-            # addWeighted scales, rounds and saturates to uint16 in one multithreaded pass.
-            flat = picture.reshape(picture.shape[0], -1)
-            index = cv2.addWeighted(flat, factor, flat, 0.0, 0.0, dtype=cv2.CV_16U)
-            return _lookup16(index).reshape(picture.shape)
-        plain = self.normalize == "none" and self.gain == 1.0
-        if plain and picture.dtype == np.uint8:
-            return picture
-        table = decode_lut(picture.dtype.name)
-        factor = 1.0 if plain else self._factor(np.take(table, picture))
-        return np.take(_code_lut(picture.dtype.name, factor), picture)
-
-    def _factor(self, light: np.ndarray) -> float:
-        if self.normalize == "none":
-            return self.gain
-        return normalization_scale(light, self.normalize) * self.gain
-
-
-@lru_cache(maxsize=8)
-def _code_lut(dtype_name: str, factor: float) -> np.ndarray:
-    light = np.clip(decode_lut(dtype_name) * factor, 0.0, 1.0)
-    return np.rint(linear_to_srgb(light) * 255).astype(np.uint8)
+    return CometTrail(decay, render_factor=render_factor)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .color import DEFAULT_NORMALIZE
+from .color import DEFAULT_NORMALIZE, parse_normalize
 from .encode import VideoWriter
 from .encoding import DEFAULT_FOLDER_FPS, VIDEO_FORMATS, output_size
 from .errors import UsageError, option
 from .frames import Frame, SourceInfo
 from .reducers import Reducer
-from .trails import FrameRenderer, Trail, make_trail
+from .rendering import FrameRenderer
+from .trails import Trail, make_trail
 
 if TYPE_CHECKING:
     from .job import TrailVideoJob
@@ -171,8 +172,9 @@ def trail_video(
     >>> sink = trail_video(TrailVideoJob("t.mp4"), info, "max", MaxReducer())  # doctest: +SKIP
     """
     chosen = DEFAULT_NORMALIZE.get(mode, "none") if normalize is None else normalize
+    factor = gain if parse_normalize(chosen) == "none" else None  # None: measured per frame
     trail = make_trail(job.trail, mode, trail_frames=job.trail_frames, decay=job.decay,
-                       reducer=reducer)  # fmt: skip
+                       reducer=reducer, render_factor=factor)  # fmt: skip
     options = job.encoding
     fmt = VIDEO_FORMATS[Path(job.path).suffix.lower()]
     output_size(info.width, info.height, options, fmt)  # refuse what cannot encode, before decoding

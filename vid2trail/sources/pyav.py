@@ -190,7 +190,8 @@ class PyAVSource(SourceBase):
             ctx.thread_count = 1  # frame threads only delay the first frame
         else:
             ctx.thread_type = "AUTO"
-            ctx.thread_count = decoder_threads(self.info.frame_bytes, self.decoder_threads)
+            pixels = self.stream.width * self.stream.height
+            ctx.thread_count = decoder_threads(pixels, self.decoder_threads)
         if self.keyframes_only and not first:
             ctx.skip_frame = "NONKEY"
         return stream
@@ -325,7 +326,7 @@ class PyAVSource(SourceBase):
             self._frame,
             (start, end, step),
             ahead=queue_size(self.info.frame_bytes),
-            threads=pool_threads(self.info.frame_bytes, self.convert_threads),
+            threads=pool_threads(self.stream.width * self.stream.height, self.convert_threads),
         )
         if last != STOPPED_AT_END and not self.keyframes_only:
             errors += self._truncation(last)

@@ -24,11 +24,14 @@ T = TypeVar("T")
 AHEAD = 4
 #: ... and about how many bytes of them.
 AHEAD_BYTES = 48 << 20
-#: Frames of at least this many bytes (a 4K RGB frame is 25 MB) are decoded in the caller's
-#: turn and converted when it takes them (:func:`pool_threads` gives 0), so no decoded or
-#: converted frame waits in a queue: a 4K max peaked at 386 MB with the producer thread and the
-#: pool, 284 MB without, no slower. At 1080p the thread and the pool are faster.
-BIG_FRAME = 16 << 20
+#: Frames of at least this many pixels (4K is 8.3 million) are decoded in the caller's turn and
+#: converted when it takes them (:func:`pool_threads` gives 0), so no decoded or converted frame
+#: waits in a queue: a 4K max peaked at 386 MB with the producer thread and the pool, 284 MB
+#: without, no slower. At 1080p (and for HDR's float frames there) the thread and the pool are
+#: faster.
+BIG_FRAME = 8_000_000
+#: FFmpeg's own cap on automatic frame threads.
+MAX_DECODER_THREADS = 16
 #: What :func:`read_ahead` returns as the last frame reached when the window's end stopped it.
 STOPPED_AT_END = -2
 
@@ -47,48 +50,36 @@ def queue_size(frame_bytes: int) -> int:
     return max(1, min(AHEAD, AHEAD_BYTES // max(1, frame_bytes)))
 
 
-def pool_threads(frame_bytes: int, threads: int) -> int:
-    """Conversion threads for frames of ``frame_bytes``: ``threads``, or 0 (convert on
-    delivery, in the caller's thread) for frames of :data:`BIG_FRAME` or more.
+def pool_threads(pixels: int, threads: int) -> int:
+    """Conversion threads for frames of ``pixels``: ``threads``, or 0 (decode and convert in
+    the caller's turn) for frames of :data:`BIG_FRAME` pixels or more.
 
     Examples
     --------
-    >>> pool_threads(1920 * 1080 * 3, 2), pool_threads(3840 * 2160 * 3, 2)
+    >>> pool_threads(1920 * 1080, 2), pool_threads(3840 * 2160, 2)
     (2, 0)
     """
-    return 0 if frame_bytes >= BIG_FRAME else threads
+    return 0 if pixels >= BIG_FRAME else threads
 
 
-def decoder_threads(frame_bytes: int, chosen: int | None) -> int:
-    """FFmpeg's thread count for frames of ``frame_bytes``: ``chosen`` when set, else 0 (FFmpeg
-    picks a frame thread a core and one more), but one a core for frames of :data:`BIG_FRAME`
-    or more, where every frame in flight is large (a 4K max: 304 rather than 325 MB, no slower
-    on two cores).
+def decoder_threads(pixels: int, chosen: int | None) -> int:
+    """FFmpeg's thread count for frames of ``pixels``: ``chosen`` when set (0: FFmpeg picks a
+    frame thread a core and one more); unset, FFmpeg's choice too, but one a usable core (at
+    most :data:`MAX_DECODER_THREADS`) for frames of :data:`BIG_FRAME` pixels or more, where
+    every frame in flight is large (a 4K max: 304 rather than 325 MB, no slower on two cores).
 
     Examples
     --------
-    >>> decoder_threads(1920 * 1080 * 3, None), decoder_threads(1920 * 1080 * 3, 3)
+    >>> decoder_threads(1920 * 1080, None), decoder_threads(3840 * 2160, 3)
     (0, 3)
     """
-    if chosen:
-        return chosen
-    return (os.cpu_count() or 0) if frame_bytes >= BIG_FRAME else 0
-
-
-class _Later:
-    """A conversion run when its result is first asked for, in the asking thread (a stand-in
-    for a pool's :class:`~concurrent.futures.Future`)."""
-
-    def __init__(self, convert: Callable[[Any], Any], item: Any) -> None:
-        self._convert: Callable[[Any], Any] | None = convert
-        self._item = item
-        self._result: Any = None
-
-    def result(self) -> Any:
-        if self._convert is not None:
-            self._result = self._convert(self._item)
-            self._convert = self._item = None
-        return self._result
+    if chosen is not None or pixels < BIG_FRAME:
+        return chosen or 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 0
+    return min(cores, MAX_DECODER_THREADS)
 
 
 def read_ahead(
@@ -106,7 +97,7 @@ def read_ahead(
     ``numbered`` runs in a thread of its own, and is closed there once the window is done (its
     decoder released at once); an exception there is raised here. With ``threads=0`` (big
     frames, :func:`pool_threads`) it runs in the caller's thread instead, each frame converted
-    when ``deliver`` asks for it: FFmpeg's frame threads still decode the next frames meanwhile,
+    as it is delivered: FFmpeg's frame threads still decode the next frames meanwhile,
     and no decoded frame waits in a queue (a 4K max: 284 rather than 316 MB, no slower). The
     generator returns ``(reached, delivered)``: the last frame number decoded
     (:data:`STOPPED_AT_END` when the window's end stopped the decoding, -1 when nothing decoded)
@@ -117,7 +108,10 @@ def read_ahead(
     if not threads:
         try:
             for index, decoded in _kept(numbered, window, reached):
-                yield deliver(index, _Later(convert, decoded))  # type: ignore[arg-type]
+                converted: Future[Any] = Future()
+                converted.set_result(convert(decoded))
+                del decoded  # the decoder may reuse its buffer
+                yield deliver(index, converted)
                 delivered += 1
         finally:
             numbered.close()
