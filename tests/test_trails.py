@@ -19,7 +19,7 @@ from vid2trail.trails import (
 )
 from vid2trail.video import progressive_frames
 
-from conftest import make_frames
+from conftest import SHARED_DATA, make_frames
 
 
 def dot_frames(count: int, on: range, value: int = 255) -> np.ndarray:
@@ -245,3 +245,17 @@ def test_a_comet_rendered_with_a_measured_normalization_stays_in_float() -> None
     trail = make_trail("comet", decay=0.9, render_factor=None)  # --normalize: measured per frame
     trail.update(np.zeros((2, 2, 3), np.uint8))
     assert trail.coding == "linear"
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "rotation-hevc").is_dir(), reason="../shared/data absent")
+def test_comet_of_a_real_phone_clip_is_the_exact_recurrence_within_one_level() -> None:
+    import vid2trail
+
+    with vid2trail.open_source(SHARED_DATA / "rotation-hevc" / "with_sound_90.mp4") as source:
+        frames = np.stack([f.pixels.copy() for f in source.frames(0, 40)])
+    trail = make_trail("comet", decay=0.9)
+    video = list(progressive_frames(frames, trail))
+    assert trail.coding == "power"
+    want = exact_comet(frames, 0.9)
+    diffs = np.stack([got.astype(int) - w for got, w in zip(video, want, strict=True)])
+    assert np.abs(diffs).max() <= 1 and np.mean(diffs != 0) < 0.002
