@@ -22,9 +22,7 @@ import cv2
 import numpy as np
 
 from . import powercode
-from .color import (
-    to_linear,
-)
+from .color import to_linear
 from .errors import UsageError, option
 from .reducers import Reducer, make_reducer
 
@@ -151,6 +149,7 @@ class CometTrail:
         self.coding: Coding = "linear"
         self._acc: np.ndarray | None = None
         self._scratch: np.ndarray | None = None
+        self._fade = powercode.fade_factor(self.decay_per_frame)  # the fade on power codes
         self.count = 0
 
     def update(self, pixels: np.ndarray) -> None:
@@ -179,7 +178,7 @@ class CometTrail:
         else:
             assert self._scratch is not None
             light = powercode.encode(pixels, self._scratch)
-            powercode.fade(self._acc, powercode.fade_factor(self.decay_per_frame))
+            powercode.fade(self._acc, self._fade)
             cv2.max(self._acc, light, dst=self._acc)
         self.count += 1
 

@@ -221,6 +221,7 @@ __all__ = [
     "AHEAD",
     "AHEAD_BYTES",
     "BIG_FRAME",
+    "MAX_DECODER_THREADS",
     "STOPPED_AT_END",
     "beside",
     "decoder_threads",
