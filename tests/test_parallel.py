@@ -20,6 +20,7 @@ import vid2trail.segments
 from vid2trail import stack
 from vid2trail.cli import app
 from vid2trail.color import decode_lut, srgb_to_linear
+from vid2trail.errors import UsageError
 from vid2trail.parallel import default_workers
 from vid2trail.reducers import MeanReducer
 from vid2trail.segments import split_range
@@ -190,6 +191,36 @@ def test_preview_of_a_long_clip_stacks_its_keyframes(
         np.testing.assert_array_equal(pixels, every[index])
     out = stack(clip, "max", start=4, end=116, preview=True)
     np.testing.assert_array_equal(out, np.max([every[k] for k in wanted], axis=0))
+
+
+def test_preview_of_many_keyframes_stacks_every_few(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = make_frames(120, seed=7)
+    clip = encode(frames, tmp_path / "dense.mp4", codec="h264", extra=("-g", "2"))
+    monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 25)
+    with open_source(clip) as src:
+        every = [f.pixels.copy() for f in src.frames()]
+        keys = src.keyframe_indices()
+    assert keys == list(range(0, 120, 2))
+    # 57 keyframes in the window, over 25: every third keyframe of the clip, from its first.
+    wanted = [k for k in keys[::3] if 3 <= k < 117]
+    with open_source(clip, preview=True) as src:
+        chosen = vid2trail.plan.select_frames(src, [Window.parse("3:117")], preview=True)
+        assert chosen.keyframes_only and chosen.keyframe_step == 3
+        thin = src.configured(keyframes_only=True, keyframe_step=3)
+        assert thin.keyframes_in(3, 117) == wanted and src.keyframes_in(3, 117) == keys[2:-1]
+        got = [(f.index, f.pixels.copy()) for f in thin.frames(3, 117)]
+    assert [index for index, _ in got] == wanted
+    full = [every[k] for k in wanted]
+    for (_, pixels), expected in zip(got, full, strict=True):
+        np.testing.assert_array_equal(pixels, expected)
+    for cores in (1, 3):  # one decoder, and the keyframes split between threads
+        monkeypatch.setattr(vid2trail.pipeline.os, "cpu_count", lambda n=cores: n)
+        out = stack(clip, "max", start=3, end=117, preview=True)
+        np.testing.assert_array_equal(out, np.max(full, axis=0))
+    with open_source(clip) as src, pytest.raises(UsageError, match=r"^keyframe_step=0: give 1 "):
+        src.configured(keyframe_step=0)
 
 
 def test_preview_keyframes_decode_in_parallel(

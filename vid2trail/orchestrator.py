@@ -143,7 +143,7 @@ def run(
         for line in _clock_notes(job, source, selection):
             listener.message(line)
         if selection.keyframes_only:
-            source = source.configured(keyframes_only=True)
+            source = source.configured(keyframes_only=True, keyframe_step=selection.keyframe_step)
         plan = check_outputs(job, selection.ranges, source.known_info(), inputs)
         keep = build_filter(source, selection.plan(), reject_k=job.reject, exclude=job.exclude)
         calibration = make_calibration(job.dark, job.hot_pixels, job.memory)

@@ -33,8 +33,8 @@ PREVIEW_MIN_KEYFRAMES = 24
 class Selection:
     """The frame ranges to stack, one per window, and how to decode them.
 
-    ``keyframes_only``: decode only the keyframes (a preview of a long clip); the ranges then
-    keep every frame that the decoder delivers.
+    ``keyframes_only``: decode only the keyframes (a preview of a long clip), every
+    ``keyframe_step``-th of them; the ranges then keep every frame that the decoder delivers.
 
     Examples
     --------
@@ -46,6 +46,7 @@ class Selection:
     keyframes_only: bool = False
     #: The windows the ranges come from (the night filled in for ``auto`` ones).
     windows: tuple[Window, ...] = ()
+    keyframe_step: int = 1
 
     def plan(self) -> FrameRange:
         """The one range to decode: see :func:`decode_plan`."""
@@ -241,7 +242,8 @@ def select_frames(
     :data:`PREVIEW_MIN_KEYFRAMES` of them in every window, stack only the keyframes: the decoder
     then skips every other frame without decoding it, which is what makes a preview of a long
     clip several times faster (a ``step`` still decodes every frame, as each depends on the ones
-    before). Otherwise a step keeps about :data:`PREVIEW_FRAMES` frames.
+    before); where that is more than :data:`PREVIEW_FRAMES` keyframes, only every few of them, so
+    that about as many are kept. Otherwise a step keeps about :data:`PREVIEW_FRAMES` frames.
 
     Examples
     --------
@@ -266,6 +268,6 @@ def select_frames(
         numbers = [len(keys) for keys in found if keys is not None]
         if (len(numbers) == len(found) and min(numbers) >= PREVIEW_MIN_KEYFRAMES
                 and 2 * max(numbers) <= max(counts)):  # fmt: skip
-            return Selection(tuple(ranges), True, tuple(windows))
+            return Selection(tuple(ranges), True, tuple(windows), preview_step(max(numbers)))
     step = preview_step(max(counts))
     return Selection(tuple(resolve_windows(windows, source, step)), False, tuple(windows))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from ..errors import DecodeError, MissingDependencyError, UsageError, option
@@ -98,13 +98,19 @@ def open_accelerated(
 
 
 def decode(
-    container: Any, stream: Any, errors: list[str], *, keyframes_only: bool = False
+    container: Any,
+    stream: Any,
+    errors: list[str],
+    *,
+    keyframes_only: bool = False,
+    only: Container[int] | None = None,
 ) -> Iterator[Any]:
     """Every frame of ``stream`` that decodes; a bad packet is noted in ``errors`` and skipped,
     a demuxer error (a truncated file) ends the stream after the frames already read.
 
     ``keyframes_only`` sends the decoder only the packets flagged as keyframes (a preview): they
-    decode on their own, and the others are never even handed to it.
+    decode on their own, and the others are never even handed to it; with ``only``, just the
+    keyframes whose timestamps it holds.
 
     FFmpeg's log stays off (PyAV's default): its callback takes the GIL from FFmpeg's own
     threads, which can deadlock against a decode in progress. Damage shows through the flags
@@ -122,8 +128,9 @@ def decode(
             packet = None
         if packet is not None and packet.is_corrupt:
             errors.append("a corrupt packet")
-        if keyframes_only and packet is not None and packet.size and not packet.is_keyframe:
-            continue
+        if keyframes_only and packet is not None and packet.size:
+            if not packet.is_keyframe or (only is not None and packet.pts not in only):
+                continue
         try:
             for frame in stream.decode(packet):
                 if frame.is_corrupt:

@@ -37,6 +37,7 @@ class Source(Protocol):
 
     info: SourceInfo
     keyframes_only: bool
+    keyframe_step: int
     threads: int
     decoder_threads: int | None
 
@@ -91,6 +92,7 @@ class Source(Protocol):
         keyframes_only: bool | None = None,
         decoder_threads: int | None = None,
         threads: int | None = None,
+        keyframe_step: int | None = None,
     ) -> Source:
         """A copy with these settings (None: unchanged); the source itself is left as it is."""
 
@@ -125,6 +127,9 @@ class SourceBase:
 
     #: Decode only keyframes (a quick preview); only sources with a keyframe index can.
     keyframes_only: bool = False
+    #: With ``keyframes_only``: only every this-many-th keyframe of the video, counted from its
+    #: first (a preview of a long video).
+    keyframe_step: int = 1
     #: Images decoded at once by a thread pool (folders).
     threads: int = 1
     #: Threads of the decoder itself; None lets it choose (video).
@@ -216,19 +221,21 @@ class SourceBase:
         keyframes_only: bool | None = None,
         decoder_threads: int | None = None,
         threads: int | None = None,
+        keyframe_step: int | None = None,
     ) -> SourceBase:
         """A shallow copy with these settings (None leaves one as it is); ``self`` is untouched.
 
         Each kind of source applies the settings it has (:attr:`settings`). The others are
         performance hints and are ignored: ``threads`` for a video, ``decoder_threads`` for a
         folder. ``keyframes_only=True`` changes which frames come out, so a source without a
-        keyframe index refuses it.
+        keyframe index refuses it; ``keyframe_step`` then thins the keyframes it delivers.
 
         Raises
         ------
         UsageError
             For ``keyframes_only=True`` where the source has no keyframes to decode alone, and
-            for ``threads`` below 1 or ``decoder_threads`` below 0 (0: the decoder chooses).
+            for ``threads`` or ``keyframe_step`` below 1 or ``decoder_threads`` below 0 (0: the
+            decoder chooses).
 
         Examples
         --------
@@ -246,15 +253,16 @@ class SourceBase:
             raise UsageError(
                 f"keyframes_only=True: {type(self).__name__} has no keyframes to decode alone"
             )
-        if threads is not None and not (isinstance(threads, int) and threads >= 1):
-            raise UsageError(f"threads={threads!r}: give 1 or more")
+        for name, value in (("threads", threads), ("keyframe_step", keyframe_step)):
+            if value is not None and not (isinstance(value, int) and value >= 1):
+                raise UsageError(f"{name}={value!r}: give 1 or more")
         if decoder_threads is not None and not (
             isinstance(decoder_threads, int) and decoder_threads >= 0
         ):
             raise UsageError(f"decoder_threads={decoder_threads!r}: give 0 (automatic) or more")
         twin = copy.copy(self)
         asked = {"keyframes_only": keyframes_only, "decoder_threads": decoder_threads,
-                 "threads": threads}  # fmt: skip
+                 "threads": threads, "keyframe_step": keyframe_step}  # fmt: skip
         for name, value in asked.items():
             if value is not None and name in self.settings:
                 setattr(twin, name, value)

@@ -62,9 +62,21 @@ class Listing:
         origin = self.pts[0] if self.pts else 0
         return [(p - origin) * tick for p in self.pts]
 
-    def keyframes_in(self, start: int, end: int | None) -> list[int]:
-        """The keyframes ``start <= k < end`` (``end`` None: to the last frame)."""
-        return [k for k in self.keyframes if k >= start and (end is None or k < end)]
+    def keyframes_in(self, start: int, end: int | None, step: int = 1) -> list[int]:
+        """The keyframes ``start <= k < end`` (``end`` None: to the last frame), of every
+        ``step``-th keyframe of the whole stream (counted from its first).
+
+        Examples
+        --------
+        >>> Listing(list(range(10)), [0, 2, 4, 6, 8]).keyframes_in(3, None, step=2)
+        [4, 8]
+        """
+        keys = self.keyframes[:: max(1, step)]
+        return [k for k in keys if k >= start and (end is None or k < end)]
+
+    def keyframe_pts(self, step: int) -> frozenset[int]:
+        """The timestamps of every ``step``-th keyframe of the stream (see :meth:`keyframes_in`)."""
+        return frozenset(self.pts[k] for k in self.keyframes[:: max(1, step)])
 
     def seek_points(self, start: int, *, seekable: bool, retries: int) -> list[int | None]:
         """The timestamps to seek to for frame ``start``, in the order to try them.

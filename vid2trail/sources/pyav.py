@@ -69,7 +69,9 @@ class PyAVSource(SourceBase):
     (540, 960, 3)
     """
 
-    settings: ClassVar[frozenset[str]] = frozenset({"keyframes_only", "decoder_threads"})
+    settings: ClassVar[frozenset[str]] = frozenset(
+        {"keyframes_only", "keyframe_step", "decoder_threads"}
+    )
     #: Frames converted at once beside the decoder: one per two cores, at most four (FFmpeg's
     #: frame threads want the rest).
     convert_threads = max(1, min(4, (os.cpu_count() or 2) // 2))
@@ -267,8 +269,9 @@ class PyAVSource(SourceBase):
         return list(self._listing().keyframes)
 
     def keyframes_in(self, start: int, end: int | None) -> list[int]:
-        """The keyframes ``start <= k < end``."""
-        return self._listing().keyframes_in(start, end)
+        """The keyframes ``start <= k < end`` (with ``keyframes_only``: those it decodes)."""
+        step = self.keyframe_step if self.keyframes_only else 1
+        return self._listing().keyframes_in(start, end, step)
 
     @property
     def seekable(self) -> bool:
@@ -328,25 +331,20 @@ class PyAVSource(SourceBase):
             ahead=queue_size(self.info.frame_bytes),
             threads=pool_threads(self.stream.width * self.stream.height, self.convert_threads),
         )
-        if last != STOPPED_AT_END and not self.keyframes_only:
-            errors += self._truncation(last)
-        if delivered == 0 and errors and not self.keyframes_only:
-            raise DecodeError(f"FFmpeg could not decode {self.path} ({errors[-1]})")
-        if not self.keyframes_only:
-            lost = lost_frames_warning(self, start, end, step, delivered, errors)
-            if lost:
-                warnings.warn(lost, DecodeWarning, stacklevel=2)
-
-    def _truncation(self, last: int) -> list[str]:
-        """A sentence when the file holds less than its header promises (decoding ended at
-        frame ``last`` on its own); nothing when it holds it all. The frame list is read only
-        when decoding ended short of the count known so far (:meth:`known_info`)."""
+        if self.keyframes_only:
+            return  # a preview skips frames by design: nothing to account for
         estimate = self.known_info().frame_count
-        if estimate is None or last + 2 >= estimate:
-            return []
-        return self._listing().truncation(
-            self.header_frames, self.header_duration_s, self.info.fps, self.time_base
-        )
+        if last != STOPPED_AT_END and estimate is not None and last + 2 < estimate:
+            # Decoding ended on its own short of the count known so far: the frame list says
+            # whether the file holds less than its header promises.
+            errors += self._listing().truncation(
+                self.header_frames, self.header_duration_s, self.info.fps, self.time_base
+            )
+        if delivered == 0 and errors:
+            raise DecodeError(f"FFmpeg could not decode {self.path} ({errors[-1]})")
+        lost = lost_frames_warning(self, start, end, step, delivered, errors)
+        if lost:
+            warnings.warn(lost, DecodeWarning, stacklevel=2)
 
     def _frame(self, index: int, future: Future[tuple[Any, np.ndarray]]) -> Frame:
         _, pixels = future.result()
@@ -370,13 +368,16 @@ class PyAVSource(SourceBase):
         # frame a damaged file loses (or a packet the list left out) cannot shift the numbers
         # after it; a decode from 0 without the list counts frames as they come.
         listed = listing or self._listed
+        step = self.keyframe_step if keyframes else 1
+        only = listing.keyframe_pts(step) if listing and step > 1 else None
         for seek_pts in seeks:
             with self._open() as container:
                 stream = self._configure(container)
                 if seek_pts is not None:
                     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
                 index: int | None = None if seek_pts is not None else -1
-                for decoded in decode(container, stream, errors, keyframes_only=keyframes):
+                for decoded in decode(container, stream, errors, keyframes_only=keyframes,
+                                      only=only):  # fmt: skip
                     if keyframes:  # keyframes only: number them by their times
                         index = bisect.bisect_left(pts, decoded.pts or 0)
                     elif index is None:
