@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -270,9 +272,6 @@ def test_interrupt_while_decoding(lossless_clip: Path, monkeypatch: pytest.Monke
 
 
 def test_python_dash_m(lossless_clip: Path) -> None:
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-m", "vid2trail", "--help"], capture_output=True,
                           text=True, check=False)  # fmt: skip
     assert done.returncode == 0 and "--start" in done.stdout
@@ -301,3 +300,25 @@ def test_sigterm_cleans_up_like_ctrl_c(
     assert "Terminated: no half-written file was left behind." in result.output
     assert os.listdir(".") == []
     assert signal.getsignal(signal.SIGTERM) == before  # the handler lives only while a command runs
+
+
+def test_a_quiet_run_loads_no_progress_bar_and_no_exif_reader(
+    lossless_clip: Path, tmp_path: Path
+) -> None:
+    # rich (the bar) and exifread (photos' times) are loaded where they are used: a quiet stack
+    # of a video, the common scripted run, starts without them.
+    out = tmp_path / "quiet.png"
+    code = (
+        "import sys\n"
+        "import vid2trail.cli\n"
+        f"sys.argv = ['vid2trail', {str(lossless_clip)!r}, '-q', '-o', {str(out)!r}]\n"
+        "try:\n"
+        "    vid2trail.cli.run()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'exifread'}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    assert done.stdout.splitlines() == [str(out), "[]"]
+    assert read_rgb(out).shape[:2] == (48, 64)

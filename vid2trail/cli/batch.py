@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.file_proxy import FileProxy
 
 from ..batch import BatchJob, run_batch
 from ..cluster import scheduler_address
@@ -150,9 +149,11 @@ class _BatchTerminal(Terminal):
     holds the terminal (rich would print it on the bar's stderr)."""
 
     def wrote(self, path: Path) -> None:
-        out = sys.stdout
-        if isinstance(out, FileProxy) and not out.rich_proxied_file.isatty():
-            typer.echo(str(path).encode("utf-8", "surrogateescape"), file=out.rich_proxied_file)
+        # rich's FileProxy (its stdout while a bar shows) names the file it stands for; rich is
+        # not imported to ask, as a --quiet run never loads it.
+        proxied = getattr(sys.stdout, "rich_proxied_file", None)
+        if proxied is not None and not proxied.isatty():
+            typer.echo(str(path).encode("utf-8", "surrogateescape"), file=proxied)
         else:
             echo(str(path))
 

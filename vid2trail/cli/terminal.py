@@ -15,17 +15,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
 
 from ..errors import Vid2TrailError, Vid2TrailWarning, as_flags
 from ..pipeline import ProgressCallback
@@ -34,8 +23,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Flags whose spelling is not ``--`` and the library's name with dashes.
 FLAGS = {"overwrite": "--overwrite (-y)", "windows": "--window"}
-
-_stderr = Console(stderr=True)
 
 
 def flags(text: str) -> str:
@@ -166,33 +153,16 @@ def warnings_to_stderr() -> Iterator[None]:
                 echo(f"Warning: {flags(text)}", err=True)
 
 
-class _FramesPerSecond(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(
-            f"{speed:,.0f} frames/s" if speed else "- frames/s", style="progress.data.speed"
-        )
-
-
 @contextmanager
 def progress_bar(enabled: bool, label: str) -> Iterator[ProgressCallback | None]:
-    """A rich progress bar on stderr (frames done, frames/s, ETA), or nothing when disabled."""
-    if not enabled or not _stderr.is_terminal:
+    """A rich progress bar on stderr (frames done, frames/s, ETA), or nothing when disabled or
+    off a terminal. rich is imported only here: with ``--quiet`` it is never loaded."""
+    if not enabled:
         yield None
         return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        _FramesPerSecond(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=_stderr, transient=False) as bar:
-        task = bar.add_task(label, total=None)
+    from .progress import rich_bar
 
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with rich_bar(label) as update:
         yield update
 
 
