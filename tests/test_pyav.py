@@ -312,3 +312,45 @@ def test_a_break_from_big_frames_releases_the_decoder(
         assert next(frames).index == 0
         frames.close()
     assert closed == [True]
+
+
+def test_the_first_decode_goes_on_with_the_decoder_that_opened_the_file(
+    h264_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening decodes the first frame; a decode from frame 0 continues that decoder (the file
+    is opened once), with the same frames, numbers, times and damage accounting as a fresh one."""
+    from vid2trail.sources import pyav
+
+    opened: list[str] = []
+    real = pyav.open_file
+
+    def counting(path: str, *args: object, **kwargs: object) -> object:
+        opened.append(path)
+        return real(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pyav, "open_file", counting)
+
+    def read(frames: Iterator[Frame]) -> list[tuple[int, float | None, np.ndarray]]:
+        return [(f.index, f.time_s, f.pixels.copy()) for f in frames]
+
+    with open_source(h264_clip) as src:
+        parked = src._park[0]  # type: ignore[attr-defined]
+        went_on = read(src.frames())
+        assert len(opened) == 1 and parked.container is None and not src._park  # type: ignore
+        again = read(src.frames())  # the next decode opens the file again
+        assert len(opened) == 2
+    assert [f[:2] for f in went_on] == [f[:2] for f in again] and len(went_on) == 40
+    for (_, _, a), (_, _, b) in zip(went_on, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # A first decode that starts later, or with other decoder threads, closes the open decoder
+    # and opens its own; so does close() when no decode came.
+    for use in (lambda s: read(s.frames(5, 9)),
+                lambda s: read(s.configured(decoder_threads=1).frames(0, 4)),
+                lambda s: s.close()):  # fmt: skip
+        src = open_source(h264_clip)
+        parked = src._park[0]  # type: ignore[attr-defined]
+        got = use(src)
+        assert parked.container is None and not src._park  # type: ignore[attr-defined]
+        if got:
+            assert [f[:2] for f in got] == [f[:2] for f in again[got[0][0] : got[-1][0] + 1]]
+        src.close()

@@ -216,3 +216,58 @@ def rank(listed: list[int], pts: int | None, fallback: int) -> int:
 
 
 __all__ = ["Listing", "exact_info", "rank", "read_listing", "seconds_per_tick"]
+
+
+class ListedFrames:
+    """What a video source knows from its :class:`Listing`, read by one demux pass and kept: the
+    frames' times, the exact length and the keyframes. The source gives ``_listing()``, its
+    ``info``, ``time_base`` and keyframe settings, and ``_times`` (None until read).
+
+    Examples
+    --------
+    >>> class Clip(ListedFrames):
+    ...     keyframes_only, keyframe_step, _times, time_base = False, 1, None, Fraction(1, 25)
+    ...     def _listing(self):
+    ...         return Listing([0, 1, 2, 3], [0, 2])
+    >>> Clip().frame_times(), Clip().keyframes_in(1, None)
+    ([0.0, 0.04, 0.08, 0.12], [2])
+    """
+
+    info: SourceInfo
+    time_base: Fraction | None
+    keyframes_only: bool
+    keyframe_step: int
+    _times: list[float] | None
+
+    def _listing(self) -> Listing:
+        raise NotImplementedError
+
+    def frame_times(self) -> list[float]:
+        """Presentation time of every frame in seconds from the first frame, from one demux pass
+        (read once and kept; from then on frames carry these times)."""
+        if self._times is None:
+            self._times = self._listing().times(self.time_base)
+        return self._times
+
+    def known_times(self) -> list[float] | None:
+        """:meth:`frame_times` once read (here, by a copy made after, or by a worker it was sent
+        to), else None."""
+        return self._times
+
+    def exact_info(self) -> SourceInfo:
+        """``info`` with the exact frame count, ``variable_fps`` checked, and ``duration_s`` the
+        video's own length, from :meth:`frame_times` (``info`` itself never changes)."""
+        return exact_info(self.info, self.frame_times())
+
+    def count_frames(self) -> tuple[int, float]:
+        """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
+        return len(self.frame_times()), self.exact_info().duration_s or 0.0
+
+    def keyframe_indices(self) -> list[int]:
+        """Frame numbers of the keyframes, from the demux pass (no decoding); cached."""
+        return list(self._listing().keyframes)
+
+    def keyframes_in(self, start: int, end: int | None) -> list[int]:
+        """The keyframes ``start <= k < end`` (with ``keyframes_only``: those it decodes)."""
+        step = self.keyframe_step if self.keyframes_only else 1
+        return self._listing().keyframes_in(start, end, step)

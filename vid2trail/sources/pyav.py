@@ -31,11 +31,11 @@ import numpy as np
 
 from ..errors import DecodeError, DecodeWarning, UsageError, option
 from ..frames import Frame, SourceInfo
-from .avio import check_regular_file, decode, import_av, local_url, open_accelerated, tag_seconds
+from .avio import Parked, check_regular_file, decode, import_av, open_file, tag_seconds
 from .base import HDR_MODES, HWACCEL_MODES, SourceBase
 from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
-from .listing import Listing, exact_info, read_listing
+from .listing import ListedFrames, Listing, read_listing
 from .media import MediaInfo, StreamInfo, bits_per_sample, read_media, with_frame_facts
 from .readahead import STOPPED_AT_END, decoder_threads, pool_threads, queue_size, read_ahead
 
@@ -45,7 +45,7 @@ UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo",
 _SEEK_RETRIES = 3
 
 
-class PyAVSource(SourceBase):
+class PyAVSource(ListedFrames, SourceBase):
     """A video decoded in-process by PyAV (FFmpeg's libraries).
 
     Parameters
@@ -101,12 +101,21 @@ class PyAVSource(SourceBase):
         self._listed: Listing | None = None
         self._times: list[float] | None = None
         said: list[str] = []
-        with self._open(said) as container:
+        parked, self.hwaccel = open_file(path, hwaccel, said)
+        parked.threads = self.decoder_threads
+        try:
+            container = parked.container
             self.media = read_media(container)
             self.stream = self._choose_stream(stream)
             number = self.media.video_streams().index(self.stream)
-            first = self._first_frame(container)
+            parked.frames = decode(container, self._configure(container), parked.errors)
+            parked.first = first = self._first_frame(parked.frames)
             duration = self._stream_duration(container)
+        except BaseException:
+            parked.close()
+            raise
+        #: Shared by copies: the first decode from frame 0 takes it (see :meth:`_claim`).
+        self._park = [parked]
         self.first_pts = first.pts
         self.stream = with_frame_facts(self.stream, first)
         self.time_base = first.time_base
@@ -147,29 +156,13 @@ class PyAVSource(SourceBase):
     # --- opening -------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _open(self, notes: list[str] | None = None) -> Iterator[Any]:
-        """An open PyAV container of the file, closed on exit; FFmpeg's errors become one line."""
-        av = import_av()
-        url = local_url(self.path)
-        fd = None
-        if not url:
-            fd = os.open(self.path, os.O_RDONLY)
-            url = f"file:/proc/self/fd/{fd}"
+    def _open(self) -> Iterator[Any]:
+        """The file opened by FFmpeg, closed on exit."""
+        parked, self.hwaccel = open_file(self.path, self.hwaccel)
         try:
-            try:
-                container, self.hwaccel = open_accelerated(av, url, self.hwaccel, notes)
-            except av.error.FFmpegError as exc:
-                raise DecodeError(
-                    f"{self.path} is not a video FFmpeg can read ({exc.strerror or exc}); "
-                    "check that the file is complete"
-                ) from None
-            try:
-                yield container
-            finally:
-                container.close()
+            yield parked.container
         finally:
-            if fd is not None:
-                os.close(fd)
+            parked.close()
 
     def _choose_stream(self, number: int | None) -> StreamInfo:
         try:
@@ -182,28 +175,24 @@ class PyAVSource(SourceBase):
                 ) from None
             raise UsageError(f"{option('stream')} {number}: {self.path}: {exc.message()}") from None
 
-    def _configure(self, container: Any, *, first: bool = False) -> Any:
+    def _configure(self, container: Any) -> Any:
         stream = container.streams[self.stream.index]
         for other in container.streams:
             if other.index != stream.index:
                 other.discard = import_av().stream.Discard.all
         ctx = stream.codec_context
-        if first:
-            ctx.thread_count = 1  # frame threads only delay the first frame
-        else:
-            ctx.thread_type = "AUTO"
-            pixels = self.stream.width * self.stream.height
-            ctx.thread_count = decoder_threads(pixels, self.decoder_threads)
-        if self.keyframes_only and not first:
+        ctx.thread_type = "AUTO"
+        pixels = self.stream.width * self.stream.height
+        ctx.thread_count = decoder_threads(pixels, self.decoder_threads)
+        if self.keyframes_only:
             ctx.skip_frame = "NONKEY"
         return stream
 
-    def _first_frame(self, container: Any) -> Any:
+    def _first_frame(self, frames: Iterator[Any]) -> Any:
         """The first frame that decodes: its size, rotation and colour tags complete the facts."""
-        stream = self._configure(container, first=True)
         frame = None
         with contextlib.suppress(Exception):
-            frame = next(decode(container, stream, []), None)
+            frame = next(frames, None)
         if frame is None:
             raise DecodeError(
                 f"{self.path} is not a video FFmpeg can read (no frame of video stream "
@@ -234,18 +223,6 @@ class PyAVSource(SourceBase):
                 self._listed = read_listing(container, self.stream.index, self.first_pts)
         return self._listed
 
-    def frame_times(self) -> list[float]:
-        """Presentation time of every frame in seconds from the first frame, from one demux pass
-        (read once and kept; from then on frames carry these times)."""
-        if self._times is None:
-            self._times = self._listing().times(self.time_base)
-        return self._times
-
-    def known_times(self) -> list[float] | None:
-        """:meth:`frame_times` once read (here, by a copy made after, or by a worker it was sent
-        to), else None."""
-        return self._times
-
     def clock_times(self) -> list[datetime] | None:
         """The container's creation time plus each frame's time; None when it carries none."""
         created = self.media.created
@@ -254,24 +231,6 @@ class PyAVSource(SourceBase):
 
     def clock_zone(self) -> tzinfo | None:
         return self.media.created_zone  # see capture.creation_clock
-
-    def exact_info(self) -> SourceInfo:
-        """``info`` with the exact frame count, ``variable_fps`` checked, and ``duration_s`` the
-        video's own length, from :meth:`frame_times` (``info`` itself never changes)."""
-        return exact_info(self.info, self.frame_times())
-
-    def count_frames(self) -> tuple[int, float]:
-        """Exact frame count and duration in seconds (reads the whole file, decodes nothing)."""
-        return len(self.frame_times()), self.exact_info().duration_s or 0.0
-
-    def keyframe_indices(self) -> list[int]:
-        """Frame numbers of the keyframes, from the demux pass (no decoding); cached."""
-        return list(self._listing().keyframes)
-
-    def keyframes_in(self, start: int, end: int | None) -> list[int]:
-        """The keyframes ``start <= k < end`` (with ``keyframes_only``: those it decodes)."""
-        step = self.keyframe_step if self.keyframes_only else 1
-        return self._listing().keyframes_in(start, end, step)
 
     @property
     def seekable(self) -> bool:
@@ -322,9 +281,10 @@ class PyAVSource(SourceBase):
             return
         if start > 0 and self.seekable and start >= len(self._listing().pts):
             return  # past the end: the caller says so, in its words
-        errors: list[str] = []
+        parked = self._claim(start)
+        errors = parked.errors if parked is not None else []
         last, delivered = yield from read_ahead(
-            self._numbered(start, errors),
+            self._numbered(start, errors, parked),
             self.conversion,
             self._frame,
             (start, end, step),
@@ -356,8 +316,38 @@ class PyAVSource(SourceBase):
             time_s = index / fps if fps else None
         return Frame(index, time_s, pixels)
 
-    def _numbered(self, start: int, errors: list[str]) -> Iterator[tuple[int, Any]]:
-        """Decoded frames with their frame numbers, from the keyframe before ``start`` on."""
+    def _claim(self, start: int) -> Parked | None:
+        """The decoder left open at the first frame, for a decode from frame 0 with the settings
+        it has; any other decode closes it, as it will be of no more use."""
+        parked = self._park.pop() if self._park else None
+        if parked is None or (start == 0 and not self.keyframes_only
+                              and self.decoder_threads == parked.threads):  # fmt: skip
+            return parked
+        parked.close()
+        return None
+
+    def close(self) -> None:
+        """Close the decoder left open at the first frame, if no decode took it."""
+        while self._park:
+            self._park.pop().close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_park": []}  # an open decoder stays in its process
+
+    def _numbered(
+        self, start: int, errors: list[str], parked: Parked | None = None
+    ) -> Iterator[tuple[int, Any]]:
+        """Decoded frames with their frame numbers, from the keyframe before ``start`` on (or
+        from ``parked``, the decoder left open at frame 0)."""
+        if parked is not None:
+            index, listed = -1, self._listed
+            try:
+                for decoded in parked:
+                    index = listed.rank(decoded.pts, index + 1) if listed else index + 1
+                    yield index, decoded
+            finally:
+                parked.close()
+            return
         keyframes = self.keyframes_only
         listing = self._listing() if start > 0 or keyframes else None
         pts = listing.pts if listing is not None else []
