@@ -7,6 +7,7 @@ said, so a damaged file yields every frame that decodes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import struct
@@ -243,4 +244,7 @@ class Parked:
             self.fd = None
 
     def __del__(self) -> None:
-        self.close()
+        # Unclosed (a source dropped without close()): release the file; at interpreter exit
+        # PyAV may be half torn down, and nothing here may print.
+        with contextlib.suppress(Exception):
+            self.close()

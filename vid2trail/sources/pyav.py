@@ -319,17 +319,20 @@ class PyAVSource(ListedFrames, SourceBase):
     def _claim(self, start: int) -> Parked | None:
         """The decoder left open at the first frame, for a decode from frame 0 with the settings
         it has; any other decode closes it, as it will be of no more use."""
-        parked = self._park.pop() if self._park else None
-        if parked is None or (start == 0 and not self.keyframes_only
-                              and self.decoder_threads == parked.threads):  # fmt: skip
+        try:
+            parked = self._park.pop()  # one pop: copies in other threads may claim at once
+        except IndexError:
+            return None
+        if start == 0 and not self.keyframes_only and self.decoder_threads == parked.threads:
             return parked
         parked.close()
         return None
 
     def close(self) -> None:
         """Close the decoder left open at the first frame, if no decode took it."""
-        while self._park:
-            self._park.pop().close()
+        with contextlib.suppress(IndexError):
+            while True:
+                self._park.pop().close()
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_park": []}  # an open decoder stays in its process
