@@ -285,23 +285,31 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def memory_check(clip: str, out: Path) -> None:
+def memory_check(clip: str, out: Path, reps: int) -> None:
     """Peak RSS of a 100-frame and a 1000-frame max and mean stack (one process: PyAV decodes
-    in it)."""
-    print("\n## Memory: peak RSS of a short and a long stack (one process each)\n")
-    print("| mode | frames | peak RSS MiB | ratio | children's peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|")
+    in it), the median of ``reps`` runs each, interleaved: a single run's peak moves by about
+    10 MB with how many frames happen to be in flight."""
+    print(f"\n## Memory: peak RSS of a short and a long stack (one process, median of {reps})\n")
+    print("| mode | frames | peak RSS MiB | min-max MiB | ratio | children's peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|---:|")
     for mode in ("max", "mean"):
-        first = None
-        for end in ("100", "1000"):
-            report_file = out / f"rss-{mode}-{end}.txt"
-            still = str(out / f"mem-{mode}-{end}.png")
-            argv = [PY, "-c", MEASURE_RSS, str(report_file), clip, "-q", "-y", "-m", mode,
-                    "--workers", "1", "--end", end, "-o", still]  # fmt: skip
-            run_once(argv)
-            own, kids = (int(v) for v in report_file.read_text().split())
-            first = first or own
-            print(f"| {mode} | {end} | {own / 1024:.0f} | {own / first:.3f} | {kids / 1024:.0f} |")
+        peaks: dict[str, list[tuple[int, int]]] = {"100": [], "1000": []}
+        for _ in range(reps):
+            for end in peaks:
+                report_file = out / f"rss-{mode}-{end}.txt"
+                still = str(out / f"mem-{mode}-{end}.png")
+                argv = [PY, "-c", MEASURE_RSS, str(report_file), clip, "-q", "-y", "-m", mode,
+                        "--workers", "1", "--end", end, "-o", still]  # fmt: skip
+                run_once(argv)
+                own, kids = (int(v) for v in report_file.read_text().split())
+                peaks[end].append((own, kids))
+        first = statistics.median(own for own, _ in peaks["100"])
+        for end, runs in peaks.items():
+            own = statistics.median(o for o, _ in runs)
+            kids = statistics.median(k for _, k in runs)
+            low, high = min(o for o, _ in runs) / 1024, max(o for o, _ in runs) / 1024
+            print(f"| {mode} | {end} | {own / 1024:.0f} | {low:.0f}-{high:.0f} | "
+                  f"{own / first:.3f} | {kids / 1024:.0f} |")  # fmt: skip
     sys.stdout.flush()
 
 
@@ -425,7 +433,7 @@ def main() -> None:
             tasks = folder_tasks(item, out) if folder else video_tasks(item, out)
             report(f"{item} ({args.reps} reps)", measure(tasks, args.reps))
             if not folder and not args.no_memory:
-                memory_check(item, out)
+                memory_check(item, out, args.reps)
     if not given and args.generate in ("both", "video") and args.noisy_frames:
         preview_check(args.noisy_frames, args.reps)
     if not given and args.generate in ("both", "video") and args.uhd_frames:
