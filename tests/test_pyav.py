@@ -354,3 +354,35 @@ def test_the_first_decode_goes_on_with_the_decoder_that_opened_the_file(
         if got:
             assert [f[:2] for f in got] == [f[:2] for f in again[got[0][0] : got[-1][0] + 1]]
         src.close()
+
+
+def test_a_decoder_is_left_open_only_where_it_is_cheap_to_hold(
+    h264_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many frame threads (or 4K) hold much while idle: there the first frame decodes on one
+    thread and the file closes; a stack cut between processes releases the open decoder first."""
+    import vid2trail
+    import vid2trail.pipeline
+    import vid2trail.segments
+    from vid2trail.sources import pyav
+
+    with open_source(h264_clip) as src:
+        every = [f.pixels.copy() for f in src.frames()]
+    monkeypatch.setattr(pyav, "PARK_THREADS", 0)
+    with open_source(h264_clip) as src:
+        assert not src._park  # type: ignore[attr-defined]
+        got = [f.pixels.copy() for f in src.frames()]
+    np.testing.assert_array_equal(np.stack(got), np.stack(every))
+    monkeypatch.undo()
+    held: list[int] = []
+    real = vid2trail.pipeline.reduce_segments
+
+    def spy(part, *args, **kwargs):  # type: ignore[no-untyped-def]
+        held.append(len(part._park))
+        return real(part, *args, **kwargs)
+
+    monkeypatch.setattr(vid2trail.pipeline, "reduce_segments", spy)
+    monkeypatch.setattr(vid2trail.segments, "MIN_SEGMENT_FRAMES", 5)  # let 40 frames split
+    out = vid2trail.stack(h264_clip, "max", workers=2)
+    assert held == [0]  # released before the worker processes start
+    np.testing.assert_array_equal(out, np.max(every, axis=0))

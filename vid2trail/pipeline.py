@@ -223,6 +223,7 @@ def _run_on_cluster(
         total = expected_frames(plan, source.exact_info(), source) or 0
     if calibration is not None:
         calibration.prepare(source, plan, total)
+    source.release()  # the workers decode: nothing here need stay open
     reducer = stack_on_cluster(client, source, plan, total, mode, params,
                                calibration=calibration, progress=progress, warp=warp)  # fmt: skip
     if reducer.count == 0:
@@ -255,6 +256,7 @@ def _run_split(
         if len(segments) > 1:
             # Share the cores: each process's decoder gets its slice of them.
             part = source.configured(decoder_threads=max(1, (os.cpu_count() or 1) // len(segments)))
+            source.release()  # the worker processes decode: nothing here need stay open
             return reduce_segments(part, segments, mode, progress, total, params, warp=warp)
     threads = source.threads
     if threads > 1 and source.info.backend == "images":
@@ -295,9 +297,9 @@ def _run_keyframes_split(
     return reduce_in_threads(single, segments, mode, progress, total, params, warp)
 
 
-#: At most this many ffmpeg processes decode a keyframes-only preview.
+#: At most this many decoders (threads) decode a keyframes-only preview.
 _PREVIEW_PROCESSES = 4
-#: ... and each gets at least this many keyframes (a process costs a start-up and a seek).
+#: ... and each gets at least this many keyframes (a decoder costs an opening and a seek).
 _PREVIEW_MIN_KEYS_PER_PART = 8
 
 

@@ -220,7 +220,8 @@ class Parked:
 
     ``container`` and ``fd`` (the descriptor behind its URL, if one was opened) are closed by
     :meth:`close`; ``frames`` is the :func:`decode` generator that delivered ``first``, noting
-    damage in ``errors``; ``threads`` is the ``decoder_threads`` setting the decoder has.
+    damage in ``errors``; ``threads`` is the number of frame threads it runs. It belongs to the
+    process that opened it (a forked child must not close it).
     """
 
     def __init__(self, container: Any, fd: int | None = None, threads: int | None = None) -> None:
@@ -236,6 +237,7 @@ class Parked:
 
     def close(self) -> None:
         """Close the container and the descriptor; safe to call twice."""
+        self.first, self.frames = None, iter(())
         if self.container is not None:
             self.container.close()
             self.container = None

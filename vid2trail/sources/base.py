@@ -57,7 +57,8 @@ class Source(Protocol):
         """Whether a range may be cut into segments decoded apart (by other processes)."""
 
     def keyframes_in(self, start: int, end: int | None) -> list[int] | None:
-        """The keyframes ``start <= k < end``; None without a keyframe index."""
+        """The keyframes ``start <= k < end`` (with ``keyframes_only``: every ``keyframe_step``-th,
+        those it decodes); None without a keyframe index."""
 
     def frame_times(self) -> list[float] | None:
         """Every frame's presentation time in seconds from the first; None without a clock."""
@@ -95,6 +96,9 @@ class Source(Protocol):
         keyframe_step: int | None = None,
     ) -> Source:
         """A copy with these settings (None: unchanged); the source itself is left as it is."""
+
+    def release(self) -> None:
+        """Let go of what is kept open between decodes; the source stays usable."""
 
     def close(self) -> None:
         """Release the decoder; safe to call twice."""
@@ -161,7 +165,8 @@ class SourceBase:
 
     def keyframes_in(self, start: int, end: int | None) -> list[int] | None:
         """The frame numbers of the keyframes ``start <= k < end`` (``end`` None: to the last
-        frame). Default None: the source has no keyframe index (every frame stands alone)."""
+        frame; with ``keyframes_only``, the every ``keyframe_step``-th it decodes). Default None:
+        the source has no keyframe index (every frame stands alone)."""
         return None
 
     def frame_times(self) -> list[float] | None:
@@ -268,8 +273,15 @@ class SourceBase:
                 setattr(twin, name, value)
         return twin
 
+    def release(self) -> None:
+        """Let go of what the source keeps open between decodes (a video: the decoder left open
+        at its first frame, for the first decode to go on with); it stays usable. Called before
+        work that will not decode here: other processes, a cluster, another input. Nothing by
+        default: each :meth:`frames` call cleans up after itself."""
+
     def close(self) -> None:
-        """Nothing to release by default: each :meth:`frames` call cleans up after itself."""
+        """:meth:`release`; safe to call twice."""
+        self.release()
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()

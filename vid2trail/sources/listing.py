@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
 from typing import Any
 
 from ..frames import SourceInfo
 from .avio import import_av
-from .media import is_variable_rate
+from .media import MediaInfo, is_variable_rate
 
 
 def seconds_per_tick(time_base: Fraction | None) -> float:
@@ -220,8 +221,8 @@ __all__ = ["Listing", "exact_info", "rank", "read_listing", "seconds_per_tick"]
 
 class ListedFrames:
     """What a video source knows from its :class:`Listing`, read by one demux pass and kept: the
-    frames' times, the exact length and the keyframes. The source gives ``_listing()``, its
-    ``info``, ``time_base`` and keyframe settings, and ``_times`` (None until read).
+    frames' times and clock, the exact length and the keyframes. The source gives ``_listing()``,
+    its ``info``, ``media``, ``time_base`` and keyframe settings, and ``_times`` (None until read).
 
     Examples
     --------
@@ -234,6 +235,7 @@ class ListedFrames:
     """
 
     info: SourceInfo
+    media: MediaInfo
     time_base: Fraction | None
     keyframes_only: bool
     keyframe_step: int
@@ -271,3 +273,12 @@ class ListedFrames:
         """The keyframes ``start <= k < end`` (with ``keyframes_only``: those it decodes)."""
         step = self.keyframe_step if self.keyframes_only else 1
         return self._listing().keyframes_in(start, end, step)
+
+    def clock_times(self) -> list[datetime] | None:
+        """The container's creation time plus each frame's time; None when it carries none."""
+        created = self.media.created
+        return None if created is None else [created + timedelta(seconds=t)
+                                             for t in self.frame_times()]  # fmt: skip
+
+    def clock_zone(self) -> tzinfo | None:
+        return self.media.created_zone  # see capture.creation_clock

@@ -24,7 +24,6 @@ import warnings
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import datetime, timedelta, tzinfo
 from typing import Any, ClassVar
 
 import numpy as np
@@ -37,12 +36,24 @@ from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
 from .listing import ListedFrames, Listing, read_listing
 from .media import MediaInfo, StreamInfo, bits_per_sample, read_media, with_frame_facts
-from .readahead import STOPPED_AT_END, decoder_threads, pool_threads, queue_size, read_ahead
+from .readahead import (
+    BIG_FRAME,
+    STOPPED_AT_END,
+    decoder_threads,
+    frame_threads,
+    pool_threads,
+    queue_size,
+    read_ahead,
+)
 
 #: libavformat's names of containers without an index, where a seek may land past its target.
 UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
 #: How many keyframes earlier a seek that overshot its target retries, before decoding from 0.
 _SEEK_RETRIES = 3
+#: The decoder that opens a file is left open for the first decode (:class:`Parked`) below 4K with
+#: at most this many frame threads: idle, it holds a frame a thread (4K, 16 threads: 336 MB), and
+#: on more cores the stack is split between processes, which would not take it.
+PARK_THREADS = 4
 
 
 class PyAVSource(ListedFrames, SourceBase):
@@ -97,25 +108,27 @@ class PyAVSource(ListedFrames, SourceBase):
                 f"{option('hwaccel')} {hwaccel!r}: choose one of {', '.join(HWACCEL_MODES)}"
             )
         check_regular_file(path)
-        self.hwaccel = hwaccel
         self._listed: Listing | None = None
         self._times: list[float] | None = None
         said: list[str] = []
         parked, self.hwaccel = open_file(path, hwaccel, said)
-        parked.threads = self.decoder_threads
         try:
             container = parked.container
             self.media = read_media(container)
             self.stream = self._choose_stream(stream)
             number = self.media.video_streams().index(self.stream)
-            parked.frames = decode(container, self._configure(container), parked.errors)
+            parked.threads = self._threads()
+            parks = parked.threads <= PARK_THREADS and self._pixels() < BIG_FRAME
+            parked.frames = decode(container, self._configure(container, not parks), parked.errors)
             parked.first = first = self._first_frame(parked.frames)
             duration = self._stream_duration(container)
         except BaseException:
             parked.close()
             raise
         #: Shared by copies: the first decode from frame 0 takes it (see :meth:`_claim`).
-        self._park = [parked]
+        self._park = [parked] if parks else []
+        if not parks:
+            parked.close()
         self.first_pts = first.pts
         self.stream = with_frame_facts(self.stream, first)
         self.time_base = first.time_base
@@ -125,18 +138,15 @@ class PyAVSource(ListedFrames, SourceBase):
 
     def _describe(self, number: int, duration: float | None, notes: tuple[str, ...]) -> SourceInfo:
         """``info`` as the header and the first frame tell it (the count is an estimate)."""
-        if self.conversion.hdr is not None:
-            dtype = self.conversion.hdr.dtype
-        else:
-            dtype = np.dtype(np.uint16 if self.conversion.out_format == "rgb48le" else np.uint8)
+        dtype = np.dtype(np.uint16 if self.conversion.out_format == "rgb48le" else np.uint8)
+        dtype = self.conversion.hdr.dtype if self.conversion.hdr is not None else dtype
         fps = self.stream.fps or self.stream.tbr
         count = int(round(duration * fps)) if fps and duration else None
-        width, height = self.stream.display_size
         tbr = self.stream.tbr
         return SourceInfo(
             path=self.path,
-            width=width,
-            height=height,
+            width=self.stream.display_size[0],
+            height=self.stream.display_size[1],
             channels=3,
             dtype=dtype,
             fps=fps,
@@ -175,15 +185,14 @@ class PyAVSource(ListedFrames, SourceBase):
                 ) from None
             raise UsageError(f"{option('stream')} {number}: {self.path}: {exc.message()}") from None
 
-    def _configure(self, container: Any) -> Any:
+    def _configure(self, container: Any, single: bool = False) -> Any:
         stream = container.streams[self.stream.index]
         for other in container.streams:
             if other.index != stream.index:
                 other.discard = import_av().stream.Discard.all
         ctx = stream.codec_context
         ctx.thread_type = "AUTO"
-        pixels = self.stream.width * self.stream.height
-        ctx.thread_count = decoder_threads(pixels, self.decoder_threads)
+        ctx.thread_count = 1 if single else decoder_threads(self._pixels(), self.decoder_threads)
         if self.keyframes_only:
             ctx.skip_frame = "NONKEY"
         return stream
@@ -222,15 +231,6 @@ class PyAVSource(ListedFrames, SourceBase):
             with self._open() as container:
                 self._listed = read_listing(container, self.stream.index, self.first_pts)
         return self._listed
-
-    def clock_times(self) -> list[datetime] | None:
-        """The container's creation time plus each frame's time; None when it carries none."""
-        created = self.media.created
-        return None if created is None else [created + timedelta(seconds=t)
-                                             for t in self.frame_times()]  # fmt: skip
-
-    def clock_zone(self) -> tzinfo | None:
-        return self.media.created_zone  # see capture.creation_clock
 
     @property
     def seekable(self) -> bool:
@@ -289,7 +289,7 @@ class PyAVSource(ListedFrames, SourceBase):
             self._frame,
             (start, end, step),
             ahead=queue_size(self.info.frame_bytes),
-            threads=pool_threads(self.stream.width * self.stream.height, self.convert_threads),
+            threads=pool_threads(self._pixels(), self.convert_threads),
         )
         if self.keyframes_only:
             return  # a preview skips frames by design: nothing to account for
@@ -323,12 +323,18 @@ class PyAVSource(ListedFrames, SourceBase):
             parked = self._park.pop()  # one pop: copies in other threads may claim at once
         except IndexError:
             return None
-        if start == 0 and not self.keyframes_only and self.decoder_threads == parked.threads:
+        if start == 0 and not self.keyframes_only and self._threads() == parked.threads:
             return parked
         parked.close()
         return None
 
-    def close(self) -> None:
+    def _pixels(self) -> int:
+        return self.stream.width * self.stream.height
+
+    def _threads(self) -> int:
+        return frame_threads(self._pixels(), self.decoder_threads)
+
+    def release(self) -> None:
         """Close the decoder left open at the first frame, if no decode took it."""
         with contextlib.suppress(IndexError):
             while True:

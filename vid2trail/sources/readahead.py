@@ -75,11 +75,27 @@ def decoder_threads(pixels: int, chosen: int | None) -> int:
     """
     if chosen is not None or pixels < BIG_FRAME:
         return chosen or 0
+    return min(_usable_cores(), MAX_DECODER_THREADS)
+
+
+def frame_threads(pixels: int, chosen: int | None) -> int:
+    """How many frame threads FFmpeg runs for :func:`decoder_threads`' count (0: a usable core
+    and one more, at most :data:`MAX_DECODER_THREADS`).
+
+    Examples
+    --------
+    >>> frame_threads(1920 * 1080, 3)
+    3
+    """
+    count = decoder_threads(pixels, chosen)
+    return count if count > 0 else min(max(1, _usable_cores()) + 1, MAX_DECODER_THREADS)
+
+
+def _usable_cores() -> int:
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
-        cores = os.cpu_count() or 0
-    return min(cores, MAX_DECODER_THREADS)
+        return os.cpu_count() or 0
 
 
 def read_ahead(
@@ -225,6 +241,7 @@ __all__ = [
     "STOPPED_AT_END",
     "beside",
     "decoder_threads",
+    "frame_threads",
     "pool_threads",
     "queue_size",
     "read_ahead",
