@@ -305,3 +305,21 @@ def test_a_bright_sky_is_said_to_be(tmp_path: Path, frames: np.ndarray, tripod: 
     night = invoke("stack", tripod, "--fill-gaps", "-o", tmp_path / "n.png")
     assert night.exit_code == 0, night.output
     assert "the sky is bright" not in night.stderr
+
+
+def test_a_keyframes_preview_fills_its_gaps(
+    frames: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sky's motion is measured between neighbouring frames, which a keyframes-only preview
+    # does not decode: it is measured on every frame, and the keyframes' gaps are filled.
+    import vid2trail.plan
+
+    clip = encode(frames, tmp_path / "gop2.mp4", codec="h264", extra=("-g", "2", "-crf", "12"))
+    monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 30)  # 64 frames, 32 keyframes
+    every = vid2trail.stack(clip, "max", exclude="5-6")[..., 0]
+    plain = vid2trail.stack(clip, "max", preview=True)[..., 0]
+    filled = vid2trail.stack(clip, "max", preview=True, fill_gaps=True)[..., 0]
+    trail = (every > LIT) & ~ground_mask()
+    dotted = ((plain > LIT) & trail).sum() / trail.sum()
+    covered = (grown(filled > LIT) & trail).sum() / trail.sum()
+    assert covered >= 0.95 and covered > dotted + 0.1, (dotted, covered)

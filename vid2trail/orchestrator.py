@@ -142,12 +142,15 @@ def run(
             listener.message(f"Note: {note}")
         for line in _clock_notes(job, source, selection):
             listener.message(line)
+        every = source  # decodes every frame: the sky's motion is measured between neighbours
         if selection.keyframes_only:
             source = source.configured(keyframes_only=True, keyframe_step=selection.keyframe_step)
         plan = check_outputs(job, selection.ranges, source.known_info(), inputs)
         keep = build_filter(source, selection.plan(), reject_k=job.reject, exclude=job.exclude)
+        if isinstance(job.dark, (str, os.PathLike)):
+            source.release()  # the dark's frames decode next: the input's decoder need not wait
         calibration = make_calibration(job.dark, job.hot_pixels, job.memory)
-        sky = (prepare_sky(job.sky, source, selection.plan(), listener.message)
+        sky = (prepare_sky(job.sky, every, selection.plan(), listener.message)
                if job.sky.needs_motion() else None)  # fmt: skip
         job = _trail_length(job, source, selection, listener, sky)
         with listener.stage("Stacking") as progress, _cluster(job, listener) as client:
