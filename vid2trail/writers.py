@@ -236,8 +236,9 @@ def _current_umask() -> int:
 #: zlib's fastest level, and libpng's row filters off. The adaptive filter choice per row took 40%
 #: of a PNG's encoding time (1080p: 108 against 67 ms; 2880x1920: 450 against 290 ms), and level 1
 #: takes another 25-40% off level 3 (1080p stills: 167 -> 97 ms, 248 -> 150 ms on a noisy sky,
-#: 49 -> 37 ms on a dark one; a 16-bit 2880x1920 mean 391 -> 260 ms) for files 0-15% larger (3-5%
-#: on textured skies). OpenCV before 4.11 has no filter setting.
+#: 49 -> 37 ms on a dark one; a 16-bit 2880x1920 mean 391 -> 260 ms). Files grow 3-5% on textured
+#: skies, up to 15-25% on smooth ones (the sample clip's max and mean). OpenCV before 4.11 has no
+#: filter setting.
 _PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1] + (
     [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_NONE] if hasattr(cv2, "IMWRITE_PNG_FILTER")
     else []
