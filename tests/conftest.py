@@ -8,6 +8,7 @@ recompute to get the ground truth.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,13 @@ def invoke(*args: str | Path):
     from vid2trail.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def python_prints(code: str) -> str:
+    """What ``code`` prints when run by a fresh interpreter (the imports it makes are its own)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)  # fmt: skip
+    return done.stdout
 
 
 def read_rgb(path: str | Path) -> np.ndarray:

@@ -15,7 +15,7 @@ from vid2trail import __version__
 from vid2trail.color import linear_to_srgb, srgb_to_linear
 from vid2trail.outputs import default_stem
 
-from conftest import invoke, make_frames, read_rgb, write_folder
+from conftest import invoke, make_frames, python_prints, read_rgb, write_folder
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 
@@ -318,7 +318,5 @@ def test_a_quiet_run_loads_no_progress_bar_and_no_exif_reader(
         "    assert not exc.code, exc.code\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'exifread'}))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)  # fmt: skip
-    assert done.stdout.splitlines() == [str(out), "[]"]
+    assert python_prints(code).splitlines() == [str(out), "[]"]
     assert read_rgb(out).shape[:2] == (48, 64)

@@ -168,6 +168,14 @@ def test_cli_preview_name_and_workers_errors(
     )
 
 
+def gop_clip(tmp_path: Path, seed: int, gop: int) -> tuple[Path, list[np.ndarray]]:
+    """120 frames of H.264 with a keyframe every ``gop``, and every frame as it decodes."""
+    clip = encode(make_frames(120, seed=seed), tmp_path / f"gop{gop}.mp4", codec="h264",
+                  extra=("-g", str(gop)))  # fmt: skip
+    with open_source(clip) as src:
+        return clip, [f.pixels.copy() for f in src.frames()]
+
+
 def test_preview_of_a_long_clip_stacks_its_keyframes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,12 +204,9 @@ def test_preview_of_a_long_clip_stacks_its_keyframes(
 def test_preview_of_many_keyframes_stacks_every_few(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frames = make_frames(120, seed=7)
-    clip = encode(frames, tmp_path / "dense.mp4", codec="h264", extra=("-g", "2"))
+    clip, every = gop_clip(tmp_path, seed=7, gop=2)
     monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 25)
-    with open_source(clip) as src:
-        every = [f.pixels.copy() for f in src.frames()]
-        keys = src.keyframe_indices()
+    keys = open_source(clip).keyframe_indices()
     assert keys == list(range(0, 120, 2))
     # 57 keyframes in the window, over 25: every third keyframe of the clip, from its first.
     wanted = [k for k in keys[::3] if 3 <= k < 117]
@@ -226,12 +231,9 @@ def test_preview_of_many_keyframes_stacks_every_few(
 def test_preview_keyframes_decode_in_parallel(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frames = make_frames(120, seed=5)
-    clip = encode(frames, tmp_path / "gop.mp4", codec="h264", extra=("-g", "4"))
+    clip, every = gop_clip(tmp_path, seed=5, gop=4)
     monkeypatch.setattr(vid2trail.plan, "PREVIEW_FRAMES", 50)
-    with open_source(clip) as src:
-        every = [f.pixels.copy() for f in src.frames()]
-        keys = open_source(clip, preview=True).keyframe_indices()
+    keys = open_source(clip, preview=True).keyframe_indices()
     wanted = [k for k in keys if 3 <= k < 117]
     split: list[list[FrameRange]] = []
     real = vid2trail.pipeline.reduce_in_threads

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from vid2trail.errors import DecodeError
 from vid2trail.frames import Frame
 from vid2trail.sources import open_source
 
-from conftest import SHARED_DATA, encode, invoke, make_frames, read_rgb
+from conftest import SHARED_DATA, encode, invoke, make_frames, python_prints, read_rgb
 
 FFMPEG = ffmpeg_exe()
 
@@ -189,9 +188,7 @@ def test_importing_the_package_starts_no_process_and_loads_no_decoder() -> None:
         "vid2trail.__version__\n"
         "print(started, sorted(m for m in ('av', 'cv2', 'numpy') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)  # fmt: skip
-    assert done.stdout.strip() == "[] []"
+    assert python_prints(code).strip() == "[] []"
 
 
 def test_a_vertical_flip_alone_is_applied_to_rgb_frames() -> None:
