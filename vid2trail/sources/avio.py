@@ -98,9 +98,9 @@ def open_accelerated(
     return av.open(url, **kwargs), "none"
 
 
-def open_file(path: str, hwaccel: str, notes: list[str] | None = None) -> tuple[Parked, str]:
+def open_file(path: str, hwaccel: str, notes: list[str] | None = None) -> tuple[Opened, str]:
     """The local file ``path`` opened by FFmpeg (:func:`open_accelerated`), held by a
-    :class:`Parked` that closes it and the descriptor its URL names where one was needed, and the
+    :class:`Opened` that closes it and the descriptor its URL names where one was needed, and the
     ``hwaccel`` that holds; FFmpeg's errors become one line."""
     av = import_av()
     url = local_url(path)
@@ -119,7 +119,7 @@ def open_file(path: str, hwaccel: str, notes: list[str] | None = None) -> tuple[
                 "check that the file is complete"
             ) from None
         raise
-    return Parked(container, fd), hwaccel
+    return Opened(container, fd), hwaccel
 
 
 def decode(
@@ -212,16 +212,17 @@ __all__ = [
 ]
 
 
-class Parked:
-    """A decoder left open on its first frame. The video source decodes its first frame as it
-    opens, and the first decode from frame 0 goes on from there instead of opening the file again:
-    that saves FFmpeg's stream probe (for H.264 it decodes a few frames on one thread) and decoding
-    the first frames twice, 30-130 ms a 1080p run here.
+class Opened:
+    """A file opened by FFmpeg: its container, and the descriptor behind its URL if one was opened,
+    both closed by :meth:`close`.
 
-    ``container`` and ``fd`` (the descriptor behind its URL, if one was opened) are closed by
-    :meth:`close`; ``frames`` is the :func:`decode` generator that delivered ``first``, noting
-    damage in ``errors``; ``threads`` is the number of frame threads it runs. It belongs to the
-    process that opened it (a forked child must not close it).
+    It can also be a decoder left open on the first frame. The video source decodes its first
+    frame as it opens, and the first decode from frame 0 may go on from there instead of opening
+    the file again: that saves FFmpeg's stream probe (for H.264 it decodes a few frames on one
+    thread) and decoding the first frames twice, 30-130 ms a 1080p run here. ``frames`` is then the
+    :func:`decode` generator that delivered ``first``, noting damage in ``errors``, and ``threads``
+    the number of frame threads it runs. It belongs to the process that opened it (a forked child
+    must not close it).
     """
 
     def __init__(self, container: Any, fd: int | None = None, threads: int | None = None) -> None:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DecodeError, DecodeWarning, UsageError, option
 from ..frames import Frame, SourceInfo
-from .avio import Parked, check_regular_file, decode, import_av, open_file, tag_seconds
+from .avio import Opened, check_regular_file, decode, import_av, open_file, tag_seconds
 from .base import HDR_MODES, HWACCEL_MODES, SourceBase
 from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
@@ -50,7 +50,7 @@ from .readahead import (
 UNINDEXED_CONTAINERS = frozenset({"mpegts", "mpeg", "h264", "hevc", "mpegvideo", "m4v", "vc1"})
 #: How many keyframes earlier a seek that overshot its target retries, before decoding from 0.
 _SEEK_RETRIES = 3
-#: The decoder that opens a file is left open for the first decode (:class:`Parked`) below 4K with
+#: The decoder that opens a file is left open for the first decode (:class:`Opened`) below 4K with
 #: at most this many frame threads: idle, it holds a frame a thread (4K, 16 threads: 336 MB), and
 #: on more cores the stack is split between processes, which would not take it.
 PARK_THREADS = 4
@@ -316,7 +316,7 @@ class PyAVSource(ListedFrames, SourceBase):
             time_s = index / fps if fps else None
         return Frame(index, time_s, pixels)
 
-    def _claim(self, start: int) -> Parked | None:
+    def _claim(self, start: int) -> Opened | None:
         """The decoder left open at the first frame, for a decode from frame 0 with the settings
         it has; any other decode closes it, as it will be of no more use."""
         try:
@@ -344,7 +344,7 @@ class PyAVSource(ListedFrames, SourceBase):
         return {**self.__dict__, "_park": []}  # an open decoder stays in its process
 
     def _numbered(
-        self, start: int, errors: list[str], parked: Parked | None = None
+        self, start: int, errors: list[str], parked: Opened | None = None
     ) -> Iterator[tuple[int, Any]]:
         """Decoded frames with their frame numbers, from the keyframe before ``start`` on (or
         from ``parked``, the decoder left open at frame 0)."""
