@@ -323,3 +323,17 @@ def test_a_keyframes_preview_fills_its_gaps(
     dotted = ((plain > LIT) & trail).sum() / trail.sum()
     covered = (grown(filled > LIT) & trail).sum() / trail.sum()
     assert covered >= 0.95 and covered > dotted + 0.1, (dotted, covered)
+
+
+def test_a_preview_that_cannot_measure_the_sky_says_the_preview_may_be_why(
+    h264_clip: Path,
+) -> None:
+    # Random frames hold no stars; with --preview the error adds that small frames fade them.
+    plain = invoke(h264_clip, "--fill-gaps", "-q")
+    result = invoke(h264_clip, "--preview", "--fill-gaps", "-q")
+    assert plain.exit_code == result.exit_code == 1
+    assert result.stderr == plain.stderr.rstrip("\n") + (
+        " (with --preview the frames are at most 640 px, where faint stars fade: try it without"
+        " --preview)\n"
+    )
+    assert plain.stderr.startswith(f"Error: {h264_clip}: only ") and "\n" not in plain.stderr[:-1]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .calibrate import make_calibration
 from .choose import build_filter
 from .clock import interval_jumps, order_note
-from .errors import option
+from .errors import SourceError, option
 from .job import StackJob
 from .keograms import WithKeogram
 from .outputs import OutputPlan, check_outputs, write_outputs
@@ -39,7 +39,7 @@ from .plan import Selection, select_frames, window_notes, with_auto_window
 from .reducers import Reducer, make_reducer
 from .select import Window
 from .skyjob import PreparedSky, auto_trail_frames, prepare_sky
-from .sources import SourceBase, open_source
+from .sources import PREVIEW_SIDE, SourceBase, open_source
 from .sources.images import list_images
 
 if TYPE_CHECKING:
@@ -150,8 +150,7 @@ def run(
         if isinstance(job.dark, (str, os.PathLike)):
             source.release()  # the dark's frames decode next: the input's decoder need not wait
         calibration = make_calibration(job.dark, job.hot_pixels, job.memory)
-        sky = (prepare_sky(job.sky, every, selection.plan(), listener.message)
-               if job.sky.needs_motion() else None)  # fmt: skip
+        sky = _measure_sky(job, every, selection, listener)
         job = _trail_length(job, source, selection, listener, sky)
         with listener.stage("Stacking") as progress, _cluster(job, listener) as client:
             reducers, video = _stack(job, source, selection, plan, progress, keep, calibration,
@@ -339,6 +338,24 @@ def _stack(
         sink.abort()
         raise
     return reducers, path
+
+
+def _measure_sky(
+    job: StackJob, source: SourceBase, selection: Selection, listener: Listener
+) -> PreparedSky | None:
+    """The sky's motion and mask, where the job needs them. A preview's frames are small, and
+    faint stars fade in them: an error measuring the sky then says so."""
+    if not job.sky.needs_motion():
+        return None
+    try:
+        return prepare_sky(job.sky, source, selection.plan(), listener.message)
+    except SourceError as exc:
+        if not job.preview:
+            raise
+        raise SourceError(
+            f"{exc.message()} (with {option('preview')} the frames are at most {PREVIEW_SIDE} px, "
+            f"where faint stars fade: try it without {option('preview')})"
+        ) from None
 
 
 def _trail_length(job: StackJob, source: SourceBase, selection: Selection, listener: Listener,
