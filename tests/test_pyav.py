@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,10 @@ import pytest
 
 from vid2trail.encoding import ffmpeg_exe
 from vid2trail.errors import DecodeError
-from vid2trail.frames import Frame
+from vid2trail.frames import Frame, Planes
+from vid2trail.pipeline import run_reducers
+from vid2trail.reducers import make_reducer
+from vid2trail.select import FrameRange
 from vid2trail.sources import open_source
 
 from conftest import SHARED_DATA, encode, invoke, make_frames, python_prints, read_rgb
@@ -73,6 +77,89 @@ def test_shared_phone_clips_are_the_ffmpeg_commands_own() -> None:
     for clip in sorted((SHARED_DATA / "rotation-hevc").glob("*.mp4")):
         ours, chain, shape, dtype = decoded(clip)
         np.testing.assert_array_equal(ours, cli_frames(clip, chain, shape, dtype))
+
+
+def test_planes_hold_the_packed_frames_values_where_they_are_delivered(tmp_path: Path) -> None:
+    """``planes=True`` gives Planes with the packed frames' values bit for bit, or packed
+    frames: 8-bit YUV of any subsampling and range, shrunk for a preview or not, rotated or
+    not, of widths where swscale's planar output goes wrong (98) or not (96). Deeper and RGB
+    sources deliver packed frames."""
+    frames = make_frames(6, 98, 66)
+    frames[:, 20:40] = np.random.default_rng(5).integers(0, 256, (6, 20, 98, 3), dtype=np.uint8)
+    h264 = encode(frames[:, :64, :96], tmp_path / "a.mp4", codec="h264")
+    rotated = tmp_path / "portrait.mp4"
+    ffmpeg("-display_rotation", "90", "-i", h264, "-c", "copy", rotated)
+    clips = {
+        h264: True,
+        encode(frames, tmp_path / "98.mp4", codec="h264"): None,
+        rotated: None,
+        encode(frames, tmp_path / "444.mkv", "libx264", extra=("-pix_fmt", "yuv444p")): None,
+        encode(frames, tmp_path / "422.mkv", "libx264", extra=("-pix_fmt", "yuv422p")): None,
+        encode(frames, tmp_path / "full.mkv", "mjpeg", extra=("-pix_fmt", "yuvj420p")): None,
+        encode(frames, tmp_path / "sd.mkv", "mpeg4", extra=("-pix_fmt", "yuv420p")): None,
+        ten_bit_clip(tmp_path): False,
+        encode(frames, tmp_path / "rgb.mkv"): False,
+    }
+    for clip, planar in clips.items():
+        with open_source(clip) as src:
+            for source in (src, src.downscaled_to_fit(48)):
+                packed = np.stack([f.pixels.copy() for f in source])
+                got = [f.pixels for f in source.configured(planes=True).frames()]
+                if planar is not None:
+                    assert [isinstance(p, Planes) for p in got] == [planar] * len(got), clip
+                both = [p.packed() if isinstance(p, Planes) else p for p in got]
+                np.testing.assert_array_equal(np.stack(both), packed, err_msg=str(clip))
+
+
+def test_planes_that_would_differ_give_way_to_packed_frames(tmp_path: Path) -> None:
+    import av
+
+    clip = encode(make_frames(3, 96, 64), tmp_path / "a.mp4", codec="h264")
+    with open_source(clip) as src:
+        conversion = src.conversion
+    with av.open(str(clip)) as container:
+        frame = next(container.decode(video=0))
+    planes = conversion.planar()(frame)[1]
+    assert isinstance(planes, Planes)
+    np.testing.assert_array_equal(planes.packed(), conversion(frame)[1])
+    flipped = replace(conversion, filters=(("hflip", ""), *conversion.filters))
+    differing = replace(conversion.planar(), packed=flipped)  # its planes are not its packed
+    pixels = differing(frame)[1]
+    assert isinstance(pixels, np.ndarray)
+    np.testing.assert_array_equal(pixels, flipped(frame)[1])
+
+
+def test_a_plain_extremum_takes_planes_and_anything_else_whole_frames(tmp_path: Path) -> None:
+    frames = make_frames(8, 64, 48)
+    clip = encode(frames, tmp_path / "a.mp4", codec="h264")
+    with open_source(clip) as src:
+        want = np.stack([f.pixels.copy() for f in src])
+    seen: list[type] = []
+
+    class Spy:  # a reducer that records what it is fed
+        def __init__(self, mode: str, **params: object) -> None:
+            self.inner = make_reducer(mode, **params)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def update(self, pixels: object) -> None:
+            seen.append(type(pixels))
+            self.inner.update(pixels)
+
+    cases = [("max", None, Planes), ("min", None, Planes), ("mean", None, np.ndarray),
+             ("max", lambda f: True, np.ndarray)]  # fmt: skip
+    for mode, keep, kind in cases:
+        seen.clear()
+        with open_source(clip) as src:
+            [done] = run_reducers(src, [FrameRange(0, None)], [Spy(mode)], keep=keep)
+        assert set(seen) == {kind}, (mode, keep)
+        if mode in ("max", "min"):
+            np.testing.assert_array_equal(done.result(), getattr(want, mode)(axis=0))
+    with open_source(clip) as src:
+        seen.clear()
+        run_reducers(src, [FrameRange(0, None)], [Spy("max", argmax=True)])
+        assert set(seen) == {np.ndarray}
 
 
 def smooth_hdr_clip(folder: Path, transfer: str) -> Path:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from vid2trail.color import decode_lut, linear_to_srgb, srgb_to_linear, to_linear, to_output
 from vid2trail.errors import UsageError
+from vid2trail.frames import Planes
 from vid2trail.outputs import render
 from vid2trail.reducer import Reducer, ReducerBase
 from vid2trail.reducers import REDUCERS, make_reducer
@@ -138,6 +139,34 @@ def test_clipping_matches_numpy(mode: str, kappa: float, iterations: int) -> Non
     got = feed(mode, frames, kappa=kappa, iterations=iterations).result()
     want = reference(mode, frames, kappa, iterations)
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-15)
+
+
+def as_planes(frame: np.ndarray) -> Planes:
+    return Planes(*(np.ascontiguousarray(frame[..., c]) for c in range(3)))
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_an_extremum_of_planes_is_the_extremum_of_the_frames(mode: str) -> None:
+    frames = np.random.default_rng(4).integers(0, 256, (9, 5, 7, 3), dtype=np.uint8)
+    want = reference(mode, frames)
+    assert make_reducer(mode).takes_planes and not make_reducer("max", argmax=True).takes_planes
+    planar = make_reducer(mode)
+    for frame in frames:
+        planar.update(as_planes(frame))
+    got = planar.result()
+    assert got.shape == (5, 7, 3) and got.dtype == np.uint8 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+    # Planes and packed frames mix, in either order, in one reducer and across partials.
+    mixed, other = make_reducer(mode), make_reducer(mode)
+    for k, frame in enumerate(frames[:5]):
+        mixed.update(as_planes(frame) if k % 2 else frame)
+    for frame in frames[5:]:
+        other.update(as_planes(frame))
+    np.testing.assert_array_equal(mixed.combine(copy.deepcopy(other)).result(), want)
+    packed_first = make_reducer(mode)
+    packed_first.update(frames[0])
+    packed_first.combine(other)
+    np.testing.assert_array_equal(packed_first.result(), reference(mode, frames[[0, 5, 6, 7, 8]]))
 
 
 def test_combine_into_empty_and_type_mismatch() -> None:

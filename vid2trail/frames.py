@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,9 +20,10 @@ class Frame:
     time_s : float or None
         Presentation time in seconds from the start of the video, or None where the source has no
         clock (a folder of photos).
-    pixels : numpy.ndarray
+    pixels : numpy.ndarray or Planes
         ``H x W x C`` array, C = 3 (RGB) or 1 (grayscale), dtype uint8 or uint16. Sources may reuse
-        the buffer for the next frame: copy it if you keep it.
+        the buffer for the next frame: copy it if you keep it. A source configured with
+        ``planes=True`` may deliver :class:`Planes` instead.
 
     Examples
     --------
@@ -32,7 +34,40 @@ class Frame:
 
     index: int
     time_s: float | None
-    pixels: np.ndarray
+    pixels: np.ndarray | Planes
+
+
+class Planes(NamedTuple):
+    """An RGB frame as three ``H x W`` planes, each in a buffer of its own, as FFmpeg's planar
+    ``gbrp`` format holds it (no ``H x W x 3`` view of them exists without a copy).
+
+    A video converts to planes about a fifth faster than to packed RGB, with the same values;
+    only consumers that work channel by channel (the extremum reducers) ask for them.
+
+    Examples
+    --------
+    >>> p = Planes(*(np.full((2, 4), v, np.uint8) for v in (1, 2, 3)))
+    >>> p.shape, p.dtype, p.packed()[0, 0].tolist()
+    ((2, 4, 3), dtype('uint8'), [1, 2, 3])
+    """
+
+    r: np.ndarray
+    g: np.ndarray
+    b: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(H, W, 3)``, the shape of :meth:`packed`."""
+        return (*self.r.shape[:2], 3)  # type: ignore[return-value]
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The samples' dtype."""
+        return self.r.dtype
+
+    def packed(self) -> np.ndarray:
+        """The frame as one new ``H x W x 3`` array."""
+        return np.dstack(self)
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,8 @@ def run_reducers(
     plan = decode_plan(ranges)
     total = expected_frames(plan, source.known_info(), source)
     passes = max(r.passes for r in reducers)
+    if _planes_will_do(reducers, keep, calibration, sinks, warp):
+        source = source.configured(planes=True)
     pairs = list(zip(ranges, reducers, strict=True))
     splittable = len(pairs) == 1 and not sinks and isinstance(names[0], str)
     splittable = splittable and (warp is None or not warp.in_order)
@@ -190,6 +192,21 @@ def run_reducers(
         if warp is not None:
             warp.close()
     return reducers
+
+
+def _planes_will_do(
+    reducers: Sequence[Reducer],
+    keep: Callable[[Frame], bool] | None,
+    calibration: Calibration | None,
+    sinks: Sequence[FrameSink],
+    warp: FrameWarp | None,
+) -> bool:
+    """Whether every frame goes to the reducers alone, and each of them takes
+    :class:`~vid2trail.frames.Planes` (the extremum modes): the source may then deliver them,
+    converting 20-40% faster. Flash tests, calibration, warps and the trail video want frames
+    whole."""
+    alone = keep is None and calibration is None and warp is None and not sinks
+    return alone and all(r.takes_planes for r in reducers)
 
 
 def cluster_safe(reducer: Reducer) -> bool:

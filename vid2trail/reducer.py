@@ -32,6 +32,9 @@ class Reducer(Protocol):
     #: How many times the frames must be fed, in the same order and selection (1 for every mode
     #: but ``sigma`` and ``winsor``: 1 + ``iterations``).
     passes: int
+    #: True when :meth:`update` also takes :class:`~vid2trail.frames.Planes` (the pipeline then
+    #: asks the source for them, where they are cheaper).
+    takes_planes: bool
 
     def update(self, pixels: np.ndarray) -> None:
         """Fold one ``H x W x C`` frame into the accumulator: integer sRGB codes, or float
@@ -92,6 +95,7 @@ class ReducerBase:
     linear: bool = False
     passes: int = 1
     count: int = 0
+    takes_planes: bool = False
 
     def begin_pass(self, k: int) -> None:
         """Nothing to do: a one-pass reducer is ready."""

@@ -26,6 +26,7 @@ import numpy as np
 
 from .color import luma, to_linear
 from .errors import UsageError, option
+from .frames import Planes
 from .keograms import KeogramReducer, WithKeogram
 from .median import MedianReducer
 from .reducer import Reducer, ReducerBase
@@ -34,29 +35,49 @@ from .sums import MeanReducer, SumReducer
 
 
 class _Extremum(ReducerBase):
-    """Shared body of max and min: an exact running extremum in the source's own dtype."""
+    """Shared body of max and min: an exact running extremum in the source's own dtype.
+
+    It works channel by channel, so it also takes :class:`~vid2trail.frames.Planes` (a video
+    converts to them faster) and keeps its accumulator as planes then, packed once by
+    :meth:`result`.
+    """
 
     name = ""
     linear = False
+    takes_planes = True
     _ufunc: np.ufunc = np.maximum
 
     def __init__(self) -> None:
-        self._acc: np.ndarray | None = None
+        self._acc: np.ndarray | Planes | None = None
         self.count = 0
 
-    def update(self, pixels: np.ndarray) -> None:
+    def update(self, pixels: np.ndarray | Planes) -> None:
         self._fold(pixels)
         self.count += 1
 
-    def _fold(self, pixels: np.ndarray) -> None:
-        if self._acc is None:
-            self._acc = np.array(pixels, copy=True)
+    def _fold(self, pixels: np.ndarray | Planes) -> None:
+        acc = self._acc
+        if acc is None:
+            if isinstance(pixels, Planes):
+                self._acc = Planes(*(np.array(p, copy=True) for p in pixels))
+            else:
+                self._acc = np.array(pixels, copy=True)
             # Calibrated frames arrive as float linear light; integer frames are sRGB codes.
             self.linear = pixels.dtype.kind == "f"
+        elif isinstance(acc, Planes):
+            if not isinstance(pixels, Planes):
+                self._acc = acc.packed()
+                self._fold(pixels)
+                return
+            for into, plane in zip(acc, pixels, strict=True):
+                self._ufunc(into, plane, out=into)
+        elif isinstance(pixels, Planes):
+            for c, plane in enumerate(pixels):
+                self._ufunc(acc[..., c], plane, out=acc[..., c])
         else:
             # One pass in one thread: an extremum is bound by memory, and splitting it measured
             # no faster (a mean's table lookup is bound by arithmetic, and splits well).
-            self._ufunc(self._acc, pixels, out=self._acc)
+            self._ufunc(acc, pixels, out=acc)
 
     def combine(self, other: Reducer) -> Reducer:
         self._check_same(other)
@@ -68,6 +89,8 @@ class _Extremum(ReducerBase):
     def result(self) -> np.ndarray:
         if self._acc is None:
             raise UsageError("no frames were stacked: the selection is empty")
+        if isinstance(self._acc, Planes):
+            self._acc = self._acc.packed()
         return self._acc
 
 
@@ -105,6 +128,8 @@ class ArgmaxReducer(MaxReducer):
     >>> int(r.result()[0, 0, 0]), int(r.argmax()[0, 0])
     (9, 1)
     """
+
+    takes_planes = False  # the luma of each frame wants it whole
 
     def __init__(self) -> None:
         super().__init__()

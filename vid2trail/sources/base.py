@@ -40,6 +40,7 @@ class Source(Protocol):
     keyframe_step: int
     threads: int
     decoder_threads: int | None
+    planes: bool
 
     def frames(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[Frame]:
         """Yield frames ``start, start + step, ...`` below ``end`` (None: to the last frame)."""
@@ -94,6 +95,7 @@ class Source(Protocol):
         decoder_threads: int | None = None,
         threads: int | None = None,
         keyframe_step: int | None = None,
+        planes: bool | None = None,
     ) -> Source:
         """A copy with these settings (None: unchanged); the source itself is left as it is."""
 
@@ -138,6 +140,9 @@ class SourceBase:
     threads: int = 1
     #: Threads of the decoder itself; None lets it choose (video).
     decoder_threads: int | None = None
+    #: Deliver :class:`~vid2trail.frames.Planes` where converting to them is cheaper (video),
+    #: for consumers that take them; other sources deliver ``H x W x C`` arrays regardless.
+    planes: bool = False
     #: The settings :meth:`configured` applies to this kind of source.
     settings: ClassVar[frozenset[str]] = frozenset()
 
@@ -227,13 +232,15 @@ class SourceBase:
         decoder_threads: int | None = None,
         threads: int | None = None,
         keyframe_step: int | None = None,
+        planes: bool | None = None,
     ) -> SourceBase:
         """A shallow copy with these settings (None leaves one as it is); ``self`` is untouched.
 
         Each kind of source applies the settings it has (:attr:`settings`). The others are
-        performance hints and are ignored: ``threads`` for a video, ``decoder_threads`` for a
-        folder. ``keyframes_only=True`` changes which frames come out, so a source without a
-        keyframe index refuses it; ``keyframe_step`` then thins the keyframes it delivers.
+        performance hints and are ignored: ``threads`` for a video, ``decoder_threads`` and
+        ``planes`` for a folder. ``keyframes_only=True`` changes which frames come out, so a
+        source without a keyframe index refuses it; ``keyframe_step`` then thins the keyframes
+        it delivers.
 
         Raises
         ------
@@ -267,7 +274,7 @@ class SourceBase:
             raise UsageError(f"decoder_threads={decoder_threads!r}: give 0 (automatic) or more")
         twin = copy.copy(self)
         asked = {"keyframes_only": keyframes_only, "decoder_threads": decoder_threads,
-                 "threads": threads, "keyframe_step": keyframe_step}  # fmt: skip
+                 "threads": threads, "keyframe_step": keyframe_step, "planes": planes}  # fmt: skip
         for name, value in asked.items():
             if value is not None and name in self.settings:
                 setattr(twin, name, value)

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import DecodeError, DecodeWarning, UsageError, option
-from ..frames import Frame, SourceInfo
+from ..frames import Frame, Planes, SourceInfo
 from .avio import Opened, check_regular_file, decode, import_av, open_file, tag_seconds
 from .base import HDR_MODES, HWACCEL_MODES, SourceBase
 from .convert import plan_conversion, scaled_size
@@ -81,7 +81,7 @@ class PyAVSource(ListedFrames, SourceBase):
     """
 
     settings: ClassVar[frozenset[str]] = frozenset(
-        {"keyframes_only", "keyframe_step", "decoder_threads"}
+        {"keyframes_only", "keyframe_step", "decoder_threads", "planes"}
     )
     #: Frames converted at once beside the decoder: one per two cores, at most four (FFmpeg's
     #: frame threads want the rest).
@@ -285,7 +285,7 @@ class PyAVSource(ListedFrames, SourceBase):
         errors = parked.errors if parked is not None else []
         last, delivered = yield from read_ahead(
             self._numbered(start, errors, parked),
-            self.conversion,
+            self.conversion.planar() if self.planes else self.conversion,
             self._frame,
             (start, end, step),
             ahead=queue_size(self.info.frame_bytes),
@@ -306,7 +306,7 @@ class PyAVSource(ListedFrames, SourceBase):
         if lost:
             warnings.warn(lost, DecodeWarning, stacklevel=2)
 
-    def _frame(self, index: int, future: Future[tuple[Any, np.ndarray]]) -> Frame:
+    def _frame(self, index: int, future: Future[tuple[Any, np.ndarray | Planes]]) -> Frame:
         _, pixels = future.result()
         times = self._times
         if times is not None and index < len(times):
