@@ -302,6 +302,18 @@ def test_sigterm_cleans_up_like_ctrl_c(
     assert signal.getsignal(signal.SIGTERM) == before  # the handler lives only while a command runs
 
 
+def test_the_command_runs_openblas_on_one_thread_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # numpy's OpenBLAS starts a thread a core that spins as it starts (0.15 CPU s a process on
+    # two cores); the command's linear algebra is 3x3 matrices. A user's own setting stands.
+    code = "import vid2trail.cli, os\nprint(os.environ['OPENBLAS_NUM_THREADS'])"
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert python_prints(code) == "1\n"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert python_prints(code) == "3\n"
+
+
 def test_a_quiet_run_loads_no_progress_bar_and_no_exif_reader(
     lossless_clip: Path, tmp_path: Path
 ) -> None:

@@ -162,6 +162,43 @@ def test_a_plain_extremum_takes_planes_and_anything_else_whole_frames(tmp_path: 
         assert set(seen) == {np.ndarray}
 
 
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_a_step_skips_the_dropped_frames_nothing_refers_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str
+) -> None:
+    """With B-frames that no frame refers to, a ``step`` lets the decoder skip the dropped ones:
+    fewer frames decode, and the kept frames are the same, numbered the same."""
+    import vid2trail.sources.pyav as pyav
+
+    frames = make_frames(40, 64, 48)
+    frames[:, 8:] = frames[0, 8:]  # a still sky below the moving dot: x264 then codes B-frames
+    quiet = ("-x265-params", "log-level=none") if codec == "libx265" else ()
+    clip = encode(frames, tmp_path / "b.mkv", codec,
+                  extra=("-preset", "veryfast", "-g", "20", "-bf", "3", "-pix_fmt", "yuv420p",
+                         *quiet))  # fmt: skip
+    with open_source(clip) as src:
+        every = {f.index: f.pixels.copy() for f in src}
+    decoded = [0]
+    real = pyav.decode
+
+    def counted(*args: object, **kwargs: object) -> Iterator[object]:
+        for frame in real(*args, **kwargs):
+            decoded[0] += 1
+            yield frame
+
+    monkeypatch.setattr(pyav, "decode", counted)
+    for start, end, step in [(0, None, 4), (5, 33, 3), (0, 40, 2)]:
+        decoded[0] = 0
+        with open_source(clip) as src:
+            got = {f.index: f.pixels for f in src.frames(start, end, step)}
+        kept = range(start, 40 if end is None else end, step)
+        assert sorted(got) == list(kept)
+        for k in kept:
+            np.testing.assert_array_equal(got[k], every[k])
+        first = decoded[0] - 1  # the frame the source decodes as it opens
+        assert len(kept) <= first < (40 if end is None else end), (start, end, step, first)
+
+
 def smooth_hdr_clip(folder: Path, transfer: str) -> Path:
     """A 10-bit 4:2:0 BT.2020 clip of smooth colours (what a camera gives), PQ or HLG coded."""
     y, x = np.mgrid[0:64, 0:96]

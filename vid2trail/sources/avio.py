@@ -11,7 +11,7 @@ import contextlib
 import os
 import stat
 import struct
-from collections.abc import Container, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Any
 
 from ..errors import DecodeError, MissingDependencyError, UsageError, option
@@ -129,13 +129,16 @@ def decode(
     *,
     keyframes_only: bool = False,
     only: Container[int] | None = None,
+    unwanted: Callable[[int], bool] | None = None,
 ) -> Iterator[Any]:
     """Every frame of ``stream`` that decodes; a bad packet is noted in ``errors`` and skipped,
     a demuxer error (a truncated file) ends the stream after the frames already read.
 
     ``keyframes_only`` sends the decoder only the packets flagged as keyframes (a preview): they
     decode on their own, and the others are never even handed to it; with ``only``, just the
-    keyframes whose timestamps it holds.
+    keyframes whose timestamps it holds. ``unwanted(pts)`` True for a packet whose frame will be
+    dropped (a ``step``) lets the decoder skip it where no other frame refers to it (FFmpeg's
+    ``skip_frame=nonref``, set packet by packet): such frames then never come out.
 
     FFmpeg's log stays off (PyAV's default): its callback takes the GIL from FFmpeg's own
     threads, which can deadlock against a decode in progress. Damage shows through the flags
@@ -143,6 +146,7 @@ def decode(
     """
     av = import_av()
     demux = container.demux(stream)
+    skipping = False
     while True:
         try:
             packet = next(demux)
@@ -156,6 +160,11 @@ def decode(
         if keyframes_only and packet is not None and packet.size:
             if not packet.is_keyframe or (only is not None and packet.pts not in only):
                 continue
+        if unwanted is not None and packet is not None and packet.size and packet.pts is not None:
+            skip = unwanted(packet.pts)
+            if skip != skipping:  # FFmpeg copies it to the frame thread the packet goes to
+                stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
+                skipping = skip
         try:
             for frame in stream.decode(packet):
                 if frame.is_corrupt:
@@ -165,6 +174,20 @@ def decode(
             errors.append(f"error while decoding: {exc.strerror or exc}")
         if packet is None:
             return
+
+
+def first_frame(frames: Iterator[Any], path: str, index: int) -> Any:
+    """The first frame of ``frames`` (of stream ``index`` of ``path``) that decodes; its size,
+    rotation and colour tags complete what the header says of the stream."""
+    frame = None
+    with contextlib.suppress(Exception):
+        frame = next(frames, None)
+    if frame is None:
+        raise DecodeError(
+            f"{path} is not a video FFmpeg can read (no frame of video stream {index} decodes); "
+            "check that the file is complete"
+        )
+    return frame
 
 
 def tag_seconds(text: str | None) -> float | None:

@@ -10,6 +10,7 @@ to seek for a frame (:meth:`Listing.seek_points`), a frame's number from its tim
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
@@ -78,6 +79,26 @@ class Listing:
     def keyframe_pts(self, step: int) -> frozenset[int]:
         """The timestamps of every ``step``-th keyframe of the stream (see :meth:`keyframes_in`)."""
         return frozenset(self.pts[k] for k in self.keyframes[:: max(1, step)])
+
+    def unwanted(self, start: int, end: int | None, step: int) -> Callable[[int], bool]:
+        """``unwanted(pts)``: whether the frame stamped ``pts`` is not one of ``start, start +
+        step, ...`` below ``end`` (a stamp the list lacks is wanted: it decodes).
+
+        Examples
+        --------
+        >>> listing = Listing(pts=[0, 512, 1024, 1536], keyframes=[0])
+        >>> [listing.unwanted(1, None, 2)(t) for t in (0, 512, 1024, 1536, 99)]
+        [True, False, True, False, False]
+        """
+        pts, stop = self.pts, len(self.pts) if end is None else min(end, len(self.pts))
+
+        def unwanted(stamp: int) -> bool:
+            k = bisect.bisect_left(pts, stamp)
+            if k == len(pts) or pts[k] != stamp:
+                return False
+            return not (start <= k < stop and (k - start) % step == 0)
+
+        return unwanted
 
     def seek_points(self, start: int, *, seekable: bool, retries: int) -> list[int | None]:
         """The timestamps to seek to for frame ``start``, in the order to try them.

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import DecodeError, DecodeWarning, UsageError, option
 from ..frames import Frame, Planes, SourceInfo
-from .avio import Opened, check_regular_file, decode, import_av, open_file, tag_seconds
+from .avio import Opened, check_regular_file, decode, first_frame, import_av, open_file, tag_seconds
 from .base import HDR_MODES, HWACCEL_MODES, SourceBase
 from .convert import plan_conversion, scaled_size
 from .damage import lost_frames_warning
@@ -120,7 +120,7 @@ class PyAVSource(ListedFrames, SourceBase):
             parked.threads = self._threads()
             parks = parked.threads <= PARK_THREADS and self._pixels() < BIG_FRAME
             parked.frames = decode(container, self._configure(container, not parks), parked.errors)
-            parked.first = first = self._first_frame(parked.frames)
+            parked.first = first = first_frame(parked.frames, path, self.stream.index)
             duration = self._stream_duration(container)
         except BaseException:
             parked.close()
@@ -197,18 +197,6 @@ class PyAVSource(ListedFrames, SourceBase):
             ctx.skip_frame = "NONKEY"
         return stream
 
-    def _first_frame(self, frames: Iterator[Any]) -> Any:
-        """The first frame that decodes: its size, rotation and colour tags complete the facts."""
-        frame = None
-        with contextlib.suppress(Exception):
-            frame = next(frames, None)
-        if frame is None:
-            raise DecodeError(
-                f"{self.path} is not a video FFmpeg can read (no frame of video stream "
-                f"{self.stream.index} decodes); check that the file is complete"
-            )
-        return frame
-
     def _stream_duration(self, container: Any) -> float | None:
         """The video stream's own length, else the container's (which may include a longer
         audio track); also notes what the header promises (:attr:`header_frames`,
@@ -281,10 +269,10 @@ class PyAVSource(ListedFrames, SourceBase):
             return
         if start > 0 and self.seekable and start >= len(self._listing().pts):
             return  # past the end: the caller says so, in its words
-        parked = self._claim(start)
+        parked = self._claim(start, step)
         errors = parked.errors if parked is not None else []
         last, delivered = yield from read_ahead(
-            self._numbered(start, errors, parked),
+            self._numbered(start, errors, parked, (end, step)),
             self.conversion.planar() if self.planes else self.conversion,
             self._frame,
             (start, end, step),
@@ -316,14 +304,15 @@ class PyAVSource(ListedFrames, SourceBase):
             time_s = index / fps if fps else None
         return Frame(index, time_s, pixels)
 
-    def _claim(self, start: int) -> Opened | None:
+    def _claim(self, start: int, step: int) -> Opened | None:
         """The decoder left open at the first frame, for a decode from frame 0 with the settings
-        it has; any other decode closes it, as it will be of no more use."""
+        it has (and no frames to skip); any other decode closes it, as it will be of no use."""
         try:
             parked = self._park.pop()  # one pop: copies in other threads may claim at once
         except IndexError:
             return None
-        if start == 0 and not self.keyframes_only and self._threads() == parked.threads:
+        plain = not self.keyframes_only and not self._skips(step)
+        if start == 0 and plain and self._threads() == parked.threads:
             return parked
         parked.close()
         return None
@@ -343,11 +332,18 @@ class PyAVSource(ListedFrames, SourceBase):
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_park": []}  # an open decoder stays in its process
 
+    def _skips(self, step: int) -> bool:
+        """Whether a ``step`` lets the decoder skip the frames it drops that nothing refers to
+        (FFmpeg's own H.264 and HEVC decoders honour that packet by packet)."""
+        return step > 1 and self.stream.codec in ("h264", "hevc") and self.hwaccel == "none"
+
     def _numbered(
-        self, start: int, errors: list[str], parked: Opened | None = None
-    ) -> Iterator[tuple[int, Any]]:
+        self, start: int, errors: list[str], parked: Opened | None = None,
+        window: tuple[int | None, int] = (None, 1),
+    ) -> Iterator[tuple[int, Any]]:  # fmt: skip
         """Decoded frames with their frame numbers, from the keyframe before ``start`` on (or
-        from ``parked``, the decoder left open at frame 0)."""
+        from ``parked``, the decoder left open at frame 0), but for frames the ``(end, step)``
+        window drops and the decoder may skip."""
         if parked is not None:
             index, listed = -1, self._listed
             try:
@@ -358,7 +354,8 @@ class PyAVSource(ListedFrames, SourceBase):
                 parked.close()
             return
         keyframes = self.keyframes_only
-        listing = self._listing() if start > 0 or keyframes else None
+        skips = not keyframes and self._skips(window[1])
+        listing = self._listing() if start > 0 or keyframes or skips else None
         pts = listing.pts if listing is not None else []
         seeks = [None]
         if listing is not None:
@@ -369,6 +366,7 @@ class PyAVSource(ListedFrames, SourceBase):
         listed = listing or self._listed
         step = self.keyframe_step if keyframes else 1
         only = listing.keyframe_pts(step) if listing and step > 1 else None
+        unwanted = listing.unwanted(start, *window) if listing and skips else None
         for seek_pts in seeks:
             with self._open() as container:
                 stream = self._configure(container)
@@ -376,7 +374,7 @@ class PyAVSource(ListedFrames, SourceBase):
                     container.seek(seek_pts, stream=stream, backward=True, any_frame=False)
                 index: int | None = None if seek_pts is not None else -1
                 for decoded in decode(container, stream, errors, keyframes_only=keyframes,
-                                      only=only):  # fmt: skip
+                                      only=only, unwanted=unwanted):  # fmt: skip
                     if keyframes:  # keyframes only: number them by their times
                         index = bisect.bisect_left(pts, decoded.pts or 0)
                     elif index is None:
