@@ -144,8 +144,8 @@ def run_reducers(
     plan = decode_plan(ranges)
     total = expected_frames(plan, source.known_info(), source)
     passes = max(r.passes for r in reducers)
-    if _planes_will_do(reducers, keep, calibration, sinks, warp):
-        source = source.configured(planes=True)
+    if "planes" in source.settings and _planes_will_do(reducers, keep, calibration, sinks, warp):
+        source = source.configured(planes=True)  # a copy: only for a source that has planes
     pairs = list(zip(ranges, reducers, strict=True))
     splittable = len(pairs) == 1 and not sinks and isinstance(names[0], str)
     splittable = splittable and (warp is None or not warp.in_order)
