@@ -160,8 +160,8 @@ def decode(
         if keyframes_only and packet is not None and packet.size:
             if not packet.is_keyframe or (only is not None and packet.pts not in only):
                 continue
-        if unwanted is not None and packet is not None and packet.size and packet.pts is not None:
-            skip = unwanted(packet.pts)
+        if unwanted is not None and packet is not None and packet.size:
+            skip = packet.pts is not None and unwanted(packet.pts)  # no stamp: it decodes
             if skip != skipping:  # FFmpeg copies it to the frame thread the packet goes to
                 stream.codec_context.skip_frame = "NONREF" if skip else "DEFAULT"
                 skipping = skip
