@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 from ..frames import SourceInfo
@@ -57,6 +58,8 @@ class Listing:
     pts: list[int]
     keyframes: list[int]
     hidden: int = 0
+    #: Whether the timestamps, in decode order, go back: B-frames with real timestamps.
+    reordered: bool = False
 
     def times(self, time_base: Fraction | None) -> list[float]:
         """Every frame's time in seconds from the first frame."""
@@ -192,8 +195,10 @@ def read_listing(container: Any, index: int, first_pts: int | None) -> Listing:
             rows.append((packet.pts, packet.is_keyframe))
     except av.error.FFmpegError:
         pass  # a truncated file: the packets read so far are the frames it has
+    reordered = any(b[0] < a[0] for a, b in pairwise(rows))
     rows.sort()
-    return Listing([pts for pts, _ in rows], [n for n, (_, key) in enumerate(rows) if key], hidden)
+    keys = [n for n, (_, key) in enumerate(rows) if key]
+    return Listing([pts for pts, _ in rows], keys, hidden, reordered)
 
 
 def exact_info(info: SourceInfo, times: list[float]) -> SourceInfo:

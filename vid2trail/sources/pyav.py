@@ -89,6 +89,8 @@ class PyAVSource(ListedFrames, SourceBase):
     #: The frames the stream's own header lists (an MP4 sample table), and the stream's own
     #: length; None where the header does not say. A file that holds less is truncated.
     header_frames: int | None = None
+    #: Whether the decoder knew the stream's reordering (its B-frames) from the first frame.
+    _b_frames = False
     header_duration_s: float | None = None
 
     def __init__(
@@ -121,6 +123,7 @@ class PyAVSource(ListedFrames, SourceBase):
             parks = parked.threads <= PARK_THREADS and self._pixels() < BIG_FRAME
             parked.frames = decode(container, self._configure(container, not parks), parked.errors)
             parked.first = first = first_frame(parked.frames, path, self.stream.index)
+            self._b_frames = container.streams[self.stream.index].codec_context.has_b_frames
             duration = self._stream_duration(container)
         except BaseException:
             parked.close()
@@ -143,25 +146,15 @@ class PyAVSource(ListedFrames, SourceBase):
         fps = self.stream.fps or self.stream.tbr
         count = int(round(duration * fps)) if fps and duration else None
         tbr = self.stream.tbr
+        width, height = self.stream.display_size
         return SourceInfo(
-            path=self.path,
-            width=self.stream.display_size[0],
-            height=self.stream.display_size[1],
-            channels=3,
-            dtype=dtype,
-            fps=fps,
-            duration_s=duration,
-            frame_count=count,
-            frame_count_exact=False,
-            codec=self.stream.codec,
-            backend="pyav",
-            rotation_deg=self.stream.rotation_deg,
-            pix_fmt=self.stream.pix_fmt,
-            bits_per_sample=bits_per_sample(self.stream.pix_fmt),
+            path=self.path, width=width, height=height, channels=3, dtype=dtype, fps=fps,
+            duration_s=duration, frame_count=count, frame_count_exact=False,
+            codec=self.stream.codec, backend="pyav", rotation_deg=self.stream.rotation_deg,
+            pix_fmt=self.stream.pix_fmt, bits_per_sample=bits_per_sample(self.stream.pix_fmt),
             variable_fps=True if fps and tbr and abs(fps - tbr) > 0.01 * tbr else None,
-            stream=number,
-            notes=notes,
-        )
+            stream=number, notes=notes,
+        )  # fmt: skip
 
     # --- opening -------------------------------------------------------------------------
 
@@ -333,9 +326,12 @@ class PyAVSource(ListedFrames, SourceBase):
         return {**self.__dict__, "_park": []}  # an open decoder stays in its process
 
     def _skips(self, step: int) -> bool:
-        """Whether a ``step`` lets the decoder skip the frames it drops that nothing refers to
-        (FFmpeg's own H.264 and HEVC decoders honour that packet by packet)."""
-        return step > 1 and self.stream.codec in ("h264", "hevc") and self.hwaccel == "none"
+        """Whether a ``step`` lets the decoder skip the frames it drops that nothing refers to:
+        FFmpeg's H.264 decoder, in software, where it knows the reordering from the first frame
+        on and the timestamps show it. (An HEVC "non-reference" frame may be one for higher
+        temporal layers.)"""
+        known = step > 1 and self.stream.codec == "h264" and self.hwaccel == "none"
+        return known and self._b_frames and self._listing().reordered
 
     def _numbered(
         self, start: int, errors: list[str], parked: Opened | None = None,
