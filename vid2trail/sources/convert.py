@@ -193,18 +193,14 @@ def plane_view(frame: Any) -> np.ndarray | Planes:
     (2, 4, 3)
     """
     name = frame.format.name
-    if name == "gbrp":
+    if name in ("gbrp", "gbrpf32le"):
+        kind = np.dtype(np.uint8 if name == "gbrp" else np.float32)
         g, b, r = (
-            np.frombuffer(p, np.uint8).reshape(frame.height, p.line_size)[:, : frame.width]
+            np.frombuffer(p, kind).reshape(frame.height, p.line_size // kind.itemsize)
             for p in frame.planes
         )
-        return Planes(r, g, b)
-    if name == "gbrpf32le":
-        g, b, r = (
-            np.frombuffer(p, np.float32).reshape(frame.height, p.line_size // 4)[:, : frame.width]
-            for p in frame.planes
-        )
-        return np.dstack((r, g, b))
+        planes = Planes(*(c[:, : frame.width] for c in (r, g, b)))
+        return planes if name == "gbrp" else planes.packed()
     dtype = np.dtype("<u2") if name == "rgb48le" else np.dtype(np.uint8)
     plane = frame.planes[0]
     if plane.line_size < 0:  # vflip alone hands on the frame bottom-up: let PyAV copy it
