@@ -117,8 +117,10 @@ def to_linear(
             return cv2.LUT(flat, lut).reshape(pixels.shape)
         cv2.LUT(flat, lut, dst=out.reshape(flat.shape))  # a view: OpenCV writes into ``out``
         return out
-    # take() into a reused buffer avoids a fresh float frame per update.
-    return np.take(lut, pixels, out=out)
+    # take() into a reused buffer avoids a fresh float frame per update. Every code indexes the
+    # table, so "clip" clips nothing, but it spares take() the bounds check that, with an ``out``,
+    # sends it through a buffered copy: 16-bit codes into float64 measured 2-5x faster.
+    return np.take(lut, pixels, out=out, mode="clip")
 
 
 #: BT.709 luma weights for R, G, B (on gamma-encoded values: luma Y', not luminance Y).

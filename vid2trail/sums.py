@@ -161,7 +161,7 @@ class SumReducer(ReducerBase):
                     if eight_bit:  # OpenCV's lookup: the same values as take(), much faster
                         cv2.LUT(frame[y : y + n], lut, dst=extra)
                     else:
-                        np.take(lut, frame[y : y + n], out=extra)
+                        np.take(lut, frame[y : y + n], out=extra, mode="clip")  # see to_linear
                     cv2.add(into, extra, dst=into)
 
         in_row_halves(add_rows, acc.shape[0])
