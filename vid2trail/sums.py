@@ -253,14 +253,31 @@ class _Runs:
         sums[words] += light * lengths[:, None]
 
     def fold(self, end: int, acc: np.ndarray) -> None:
-        """Add every open run, up to frame ``end`` (not included), to ``acc``; start them there."""
+        """Add every open run, up to frame ``end`` (not included), to ``acc``; start them there.
+
+        A block of words at a time, the two halves of the words on two cores (this comes once the
+        decoder is done, or at a change of path).
+        """
         sums = acc.reshape(self.codes.size, self._per)
         frames = end - self.first
-        block = 1 << 16
-        for i in range(0, self.codes.size, block):
-            part = slice(i, i + block)
-            light = self.lut[self.codes[part].view(self._dtype).reshape(-1, self._per)]
-            sums[part] += light * (frames - self.since[part].astype(np.float64))[:, None]
+        block = 1 << 15
+
+        def add_words(top: int, bottom: int) -> None:
+            light = np.empty((block, self._per), np.float64)
+            lengths = np.empty(block, np.float64)
+            for i in range(top, bottom, block):
+                part = slice(i, min(i + block, bottom))
+                n = part.stop - part.start
+                codes = self.codes[part].view(self._dtype).reshape(n, self._per)
+                if self._dtype == np.uint8:  # OpenCV's lookup: the same values as take(), faster
+                    cv2.LUT(codes, self.lut, dst=light[:n])
+                else:
+                    np.take(self.lut, codes, out=light[:n], mode="clip")
+                np.subtract(frames, self.since[part], out=lengths[:n])
+                np.multiply(light[:n], lengths[:n, None], out=light[:n])
+                np.add(sums[part], light[:n], out=sums[part])
+
+        in_row_halves(add_words, self.codes.size)
         self.since[:] = 0
         self.first = end
 
