@@ -69,9 +69,9 @@ class SumReducer(ReducerBase):
     #: Rows of a band: the scratch (rows x width x channels float64) fits in a core's cache.
     _BAND_BYTES = 1 << 19
     #: Runs end at a frame that changes more than this share of the codes' 8-byte words ...
-    DENSE_ABOVE = 0.04
+    DENSE_ABOVE = 0.06
     #: ... and resume at a frame that changes less than this share of them, ...
-    RUNS_BELOW = 0.02
+    RUNS_BELOW = 0.03
     #: ... looked for every this many frames of held ones.
     PROBE = 64
     #: A run's length is a uint16: the runs are added in and started again before it overflows.
@@ -244,13 +244,17 @@ class _Runs:
     def take(self, pixels: np.ndarray, index: int, words: np.ndarray, acc: np.ndarray) -> None:
         """Frame ``index`` ends the runs of ``words``: add them to ``acc``, and start them anew."""
         frame = index - self.first
-        was = self.codes[words]
-        self.codes[words] = _as_words(pixels, self.word)[words]
-        lengths = frame - self.since[words]
+        # take() with "clip" (which clips nothing here) is 2-3x faster than indexing.
+        was = np.take(self.codes, words, mode="clip")
+        self.codes[words] = np.take(_as_words(pixels, self.word), words, mode="clip")
+        lengths = frame - np.take(self.since, words, mode="clip")
         self.since[words] = frame
         sums = acc.reshape(self.codes.size, self._per)  # a row of samples a word
-        light = self.lut[was.view(self._dtype).reshape(words.size, self._per)]
-        sums[words] += light * lengths[:, None]
+        light = np.take(self.lut, was.view(self._dtype).reshape(words.size, self._per), mode="clip")
+        np.multiply(light, lengths[:, None], out=light)
+        rows = np.take(sums, words, axis=0, mode="clip")
+        rows += light
+        sums[words] = rows
 
     def fold(self, end: int, acc: np.ndarray) -> None:
         """Add every open run, up to frame ``end`` (not included), to ``acc``; start them there.
