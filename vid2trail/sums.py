@@ -1,11 +1,11 @@
-"""Linear-light sums: ``sum`` and ``mean``, added a cache-sized band of rows at a time.
+"""Linear-light sums: ``sum`` and ``mean``, as runs of unchanged codes or a band of rows at a time.
 
 Light adds in linear light, through the lookup table of :func:`vid2trail.color.decode_lut`, into a
 float64 accumulator. What this module adds is speed, with the sums of float64 kept:
 
 - where frames change little from one to the next (a static sky in a well-compressed video, whose
   skipped blocks decode to the same codes), each sample's codes are kept as runs, and a run is
-  added once, as its length times its linear light, when its sample changes;
+  added once, as its length times its linear light, when its sample changes (or at the end);
 - elsewhere integer frames are held a few at a time and added band by band, the two halves of
   each frame on two cores, bit-identical to adding them one at a time.
 """
