@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .color import decode_lut
+from .color import decode_lut, to_linear
 from .errors import UsageError
 from .reducer import Reducer, ReducerBase
 
@@ -227,7 +227,6 @@ class _Runs:
         self.codes = _as_words(pixels, self.word).copy()
         self.since = np.zeros(self.codes.size, np.uint16)
         self.first = first
-        self.lut = decode_lut(pixels.dtype.name)
         self._dtype, self._shape = pixels.dtype, pixels.shape
         self._per = self.word.itemsize // pixels.dtype.itemsize  # samples a word
 
@@ -250,7 +249,7 @@ class _Runs:
         lengths = frame - np.take(self.since, words, mode="clip")
         self.since[words] = frame
         sums = acc.reshape(self.codes.size, self._per)  # a row of samples a word
-        light = np.take(self.lut, was.view(self._dtype).reshape(words.size, self._per), mode="clip")
+        light = to_linear(was.view(self._dtype).reshape(words.size, self._per))
         np.multiply(light, lengths[:, None], out=light)
         rows = np.take(sums, words, axis=0, mode="clip")
         rows += light
@@ -272,11 +271,7 @@ class _Runs:
             for i in range(top, bottom, block):
                 part = slice(i, min(i + block, bottom))
                 n = part.stop - part.start
-                codes = self.codes[part].view(self._dtype).reshape(n, self._per)
-                if self._dtype == np.uint8:  # OpenCV's lookup: the same values as take(), faster
-                    cv2.LUT(codes, self.lut, dst=light[:n])
-                else:
-                    np.take(self.lut, codes, out=light[:n], mode="clip")
+                to_linear(self.codes[part].view(self._dtype).reshape(n, self._per), light[:n])
                 np.subtract(frames, self.since[part], out=lengths[:n])
                 np.multiply(light[:n], lengths[:n, None], out=light[:n])
                 np.add(sums[part], light[:n], out=sums[part])
