@@ -229,6 +229,8 @@ class _Runs:
         self.first = first
         self._dtype, self._shape = pixels.dtype, pixels.shape
         self._per = self.word.itemsize // pixels.dtype.itemsize  # samples a word
+        #: Words a step: their float64 light (and that of their rows of the sum) is 256 kB.
+        self._block = max(1, (1 << 18) // (8 * self._per))
 
     def changed(self, pixels: np.ndarray) -> np.ndarray | None:
         """Indices of the words of ``pixels`` that differ from the codes; None if not comparable."""
@@ -243,17 +245,20 @@ class _Runs:
     def take(self, pixels: np.ndarray, index: int, words: np.ndarray, acc: np.ndarray) -> None:
         """Frame ``index`` ends the runs of ``words``: add them to ``acc``, and start them anew."""
         frame = index - self.first
-        # take() with "clip" (which clips nothing here) is 2-3x faster than indexing.
-        was = np.take(self.codes, words, mode="clip")
-        self.codes[words] = np.take(_as_words(pixels, self.word), words, mode="clip")
-        lengths = frame - np.take(self.since, words, mode="clip")
-        self.since[words] = frame
+        new = _as_words(pixels, self.word)
         sums = acc.reshape(self.codes.size, self._per)  # a row of samples a word
-        light = to_linear(was.view(self._dtype).reshape(words.size, self._per))
-        np.multiply(light, lengths[:, None], out=light)
-        rows = np.take(sums, words, axis=0, mode="clip")
-        rows += light
-        sums[words] = rows
+        for i in range(0, words.size, self._block):  # a few, so the temporaries stay small
+            some = words[i : i + self._block]
+            # take() with "clip" (which clips nothing here) is 2-3x faster than indexing.
+            was = np.take(self.codes, some, mode="clip")
+            self.codes[some] = np.take(new, some, mode="clip")
+            lengths = frame - np.take(self.since, some, mode="clip")
+            self.since[some] = frame
+            light = to_linear(was.view(self._dtype).reshape(some.size, self._per))
+            np.multiply(light, lengths[:, None], out=light)
+            rows = np.take(sums, some, axis=0, mode="clip")
+            rows += light
+            sums[some] = rows
 
     def fold(self, end: int, acc: np.ndarray) -> None:
         """Add every open run, up to frame ``end`` (not included), to ``acc``; start them there.
@@ -263,11 +268,11 @@ class _Runs:
         """
         sums = acc.reshape(self.codes.size, self._per)
         frames = end - self.first
-        block = 1 << 15
+        block = self._block
 
         def add_words(top: int, bottom: int) -> None:
-            light = np.empty((block, self._per), np.float64)
-            lengths = np.empty(block, np.float64)
+            light = np.empty((min(block, bottom - top), self._per), np.float64)
+            lengths = np.empty(len(light), np.float64)
             for i in range(top, bottom, block):
                 part = slice(i, min(i + block, bottom))
                 n = part.stop - part.start
