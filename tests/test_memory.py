@@ -31,6 +31,9 @@ def peak_bytes(path: Path, mode: str, end: int) -> int:
 
 @pytest.mark.parametrize("mode", ["max", "mean"])
 def test_peak_memory_does_not_grow_with_frames(long_clip: Path, mode: str) -> None:
+    # What the first stack of a size does once (the planar conversion's check of a strip, the
+    # tables) is not growth: a short stack first, so that run alone the test measures the same.
+    stack(long_clip, mode=mode, end=2)
     short, long = peak_bytes(long_clip, mode, 40), peak_bytes(long_clip, mode, 400)
     frame = 320 * 240 * 3
     assert long <= short * 1.05, (short, long)
