@@ -215,7 +215,7 @@ def _as_words(codes: np.ndarray, word: np.dtype) -> np.ndarray:
 
 
 class _Runs:
-    """The codes of a sum's frames as runs: each word of samples, and the frame since it has held.
+    """A sum's frames as runs: each word of codes, and the frame since which it has held them.
 
     A frame is compared with the current codes word by word (8 bytes: eight 8-bit samples). Each
     word that changed ends its samples' runs: they add their length times their linear light to
