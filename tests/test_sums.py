@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vid2trail import sums
-from vid2trail.color import decode_lut
+from vid2trail import stack, sums
+from vid2trail.color import decode_lut, srgb_to_linear
 from vid2trail.sums import MeanReducer, SumReducer
+
+from conftest import encode
 
 
 def still_sky(
@@ -116,3 +119,15 @@ def test_held_frames_are_the_frame_by_frame_sum_bit_for_bit() -> None:
     for frame in frames:
         reducer.update(frame)
     np.testing.assert_array_equal(reducer.result(), linear_sum(frames))
+
+
+def test_a_decoded_still_sky_means_as_runs_to_numpys_mean(
+    tmp_path: Path, counted: list[int]
+) -> None:
+    frames = still_sky(np.uint8, (48, 64, 3), 60, noisy=range(30, 34), seed=4)
+    clip = encode(frames, tmp_path / "still.mkv")  # FFV1: the decoder gives these codes back
+    light = srgb_to_linear(frames / 255.0).mean(axis=0)
+    for workers in (1, 2):
+        mean = stack(clip, "mean", dtype=np.float64, workers=workers)
+        np.testing.assert_allclose(srgb_to_linear(mean), light, rtol=0, atol=1e-12)
+    assert len(counted) > 60  # most frames of both stacks went in as runs
